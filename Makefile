@@ -1,0 +1,53 @@
+# Two commands do all set-up: `make run` serves on the shipped models, `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 0.0.0.0
+PORT ?= 8000
+
+.PHONY: run test lint format bench eval train-lenet5 docker-up docker-down clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,train]'
+	touch $@ $(VENV)/.run-deps
+
+run: $(VENV)/.run-deps  ## serve on the shipped models at http://$(HOST):$(PORT)
+	$(BIN)/python -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.dev-deps  ## lint, then the whole test suite (container test included)
+	$(BIN)/ruff check app training tests bench
+	$(BIN)/ruff format --check app training tests bench
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev-deps
+	$(BIN)/ruff check app training tests bench
+
+format: $(VENV)/.dev-deps
+	$(BIN)/ruff format app training tests bench
+	$(BIN)/ruff check --fix app training tests bench
+
+bench: $(VENV)/.dev-deps  ## throughput of /digits against a bare upload endpoint
+	$(BIN)/python bench/bench_digits.py
+
+eval: $(VENV)/.dev-deps  ## exact-string accuracy of /digits on images built from MNIST t10k
+	$(BIN)/python bench/eval_digits.py --count 1000
+
+train-lenet5: $(VENV)/.dev-deps
+	$(BIN)/python -m training.lenet5 --epochs 30 --seed 1 --out models/
+
+docker-up:
+	docker compose up -d --build --wait
+
+docker-down:
+	docker compose down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

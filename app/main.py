@@ -1,0 +1,70 @@
+"""The FastAPI application: models load once in the lifespan; routes get them by dependency."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.formparsers import MultiPartParser
+
+from app.api.routes import digits, health
+from app.core.config import Settings, get_settings
+from app.core.engine import EngineOptions, OnnxModel
+from app.core.errors import install_error_handlers
+from app.core.limits import BodySizeLimit
+from app.digits.reader import REQUIRED_METADATA as DIGIT_METADATA
+from app.digits.reader import DigitReader
+
+log = logging.getLogger("hwr")
+
+
+def load_models(app: FastAPI, settings: Settings) -> None:
+    options = EngineOptions(settings.device, settings.intra_op_threads, settings.inter_op_threads)
+    lenet = OnnxModel(settings.digits_model, options, DIGIT_METADATA)
+    app.state.digit_reader = DigitReader(lenet, max_digits=settings.max_digits)
+    app.state.models = {"digits": lenet}
+    for route, model in app.state.models.items():
+        log.info(
+            "loaded %s for /%s on %s (sha256 %s)",
+            model.path.name,
+            route,
+            model.provider,
+            model.sha256[:12],
+        )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        load_models(app, settings)
+        yield
+
+    app = FastAPI(
+        title="Handwriting recognition",
+        version="0.1.0",
+        description=(
+            "Reads handwritten digits and lines from uploaded images "
+            "(LeNet-5 and CRNN on onnxruntime)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.dependency_overrides[get_settings] = lambda: settings
+    # Uploads stay in memory up to the body limit: they are never spooled to disk.
+    MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(digits.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,56 @@
+"""Response models; their descriptions and examples make /docs self-explanatory."""
+
+from pydantic import BaseModel, Field
+
+
+class BoxModel(BaseModel):
+    x: int = Field(
+        description="Left edge in pixels of the uploaded image (after EXIF rotation).",
+        examples=[12],
+    )
+    y: int = Field(description="Top edge in pixels.", examples=[5])
+    width: int = Field(description="Width in pixels.", examples=[20])
+    height: int = Field(description="Height in pixels.", examples=[31])
+
+
+class Alternative(BaseModel):
+    digit: str = Field(description="Another reading of the same digit.", examples=["9"])
+    confidence: float = Field(description="Its probability, 0..1.", examples=[0.001])
+
+
+class DigitModel(BaseModel):
+    digit: str = Field(description="The digit read, 0-9.", examples=["4"])
+    confidence: float = Field(description="Probability of this reading, 0..1.", examples=[0.998])
+    box: BoxModel = Field(description="Where the digit is in the image.")
+    line: int = Field(description="Row of the digit, 0 = top row.", examples=[0])
+    alternatives: list[Alternative] = Field(description="Next-best readings, best first.")
+
+
+class DigitsResponse(BaseModel):
+    text: str = Field(
+        description="All digits in reading order; rows joined by a newline.", examples=["4096"]
+    )
+    digits: list[DigitModel] = Field(description="Each digit with its confidence, box and row.")
+    model: str = Field(description="Name of the model that read the digits.", examples=["lenet5"])
+    elapsed_ms: float = Field(description="Server-side time spent on this image.", examples=[1.7])
+
+
+class ModelInfo(BaseModel):
+    name: str = Field(examples=["lenet5"])
+    version: str = Field(examples=["2026-11-25"])
+    sha256: str = Field(description="Checksum of the loaded ONNX file.")
+    provider: str = Field(
+        description="onnxruntime execution provider actually in use.",
+        examples=["CPUExecutionProvider"],
+    )
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(examples=["ok"])
+    models: dict[str, ModelInfo] = Field(description="Loaded models by endpoint.")
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(
+        description="What was wrong with the request.", examples=["The uploaded file is empty."]
+    )

@@ -1,0 +1,131 @@
+"""Upload bytes -> one 8-bit grayscale image; refuses formats a handwriting service never needs."""
+
+import io
+import warnings
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from app.core.errors import EmptyUpload, ImageTooLarge, UnsupportedImage
+
+# Magic bytes of the formats we accept; everything else (EXR, HDR, PFM, SVG, PDF, GIF, ...)
+# is refused before any decoder sees it.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
+EXIF_ORIENTATION = 0x0112
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Name of the accepted format the bytes start with, or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"BM") and len(data) >= 26:
+        return "BMP"
+    if data.startswith((b"II*\x00", b"MM\x00*")):
+        return "TIFF"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _header(data: bytes, fmt: str, max_pixels: int) -> tuple[int, int, int]:
+    """(width, height, EXIF orientation) from the header only; nothing is decoded yet."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=[fmt])
+            width, height = img.size
+            try:
+                orientation = int(img.getexif().get(EXIF_ORIENTATION, 1))
+            except Exception:  # a broken EXIF block must not sink an otherwise good image
+                orientation = 1
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"Image is larger than the limit of {max_pixels} pixels.") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UnsupportedImage(f"The upload looks like {fmt} but its header is corrupt.") from exc
+    if width <= 0 or height <= 0:
+        raise UnsupportedImage("The image has no pixels.")
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"Image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}."
+        )
+    return width, height, orientation
+
+
+def _decode_with_pillow(data: bytes) -> np.ndarray | None:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                rgba = np.asarray(img.convert("RGBA"))
+                return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                return np.asarray(img)
+            return np.asarray(img.convert("L"))
+    except Exception:
+        return None
+
+
+def _to_gray_u8(img: np.ndarray) -> np.ndarray:
+    """Any decoded array (gray, BGR, BGRA, 16-bit, float) -> uint8 gray, alpha on white."""
+    if img.dtype == np.uint16:
+        img = img.astype(np.float32) / 257.0
+    elif img.dtype.kind == "f":
+        img = np.nan_to_num(img.astype(np.float32))
+        peak = float(img.max()) if img.size else 1.0
+        img = img * (255.0 if peak <= 1.0 else 255.0 / peak)
+    elif img.dtype != np.uint8:
+        img = img.astype(np.float32)
+    img = np.clip(img, 0, 255).astype(np.uint8) if img.dtype != np.uint8 else img
+    if img.ndim == 2:
+        return img
+    channels = img.shape[2]
+    if channels == 1:
+        return img[:, :, 0]
+    if channels == 2:  # gray + alpha
+        gray, alpha = img[:, :, 0].astype(np.float32), img[:, :, 1].astype(np.float32) / 255.0
+        return (gray * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    if channels == 4:
+        bgr = img[:, :, :3].astype(np.float32)
+        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
+        img = (bgr * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY)
+
+
+def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Honour EXIF orientation (1..8) as cameras write it."""
+    if orientation == 2:
+        return cv2.flip(img, 1)
+    if orientation == 3:
+        return cv2.rotate(img, cv2.ROTATE_180)
+    if orientation == 4:
+        return cv2.flip(img, 0)
+    if orientation == 5:
+        return cv2.transpose(img)
+    if orientation == 6:
+        return cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:
+        return cv2.rotate(cv2.transpose(img), cv2.ROTATE_180)
+    if orientation == 8:
+        return cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return img
+
+
+def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Upload bytes -> H x W uint8 grayscale; raises a ServiceError subclass on bad input."""
+    if not data:
+        raise EmptyUpload("The uploaded file is empty.")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UnsupportedImage("Not an accepted image; send PNG, JPEG, BMP, TIFF or WebP.")
+    _width, _height, orientation = _header(data, fmt, max_pixels)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        img = _decode_with_pillow(data)
+    if img is None or img.size == 0:
+        raise UnsupportedImage(f"The {fmt} image is truncated or corrupt and cannot be decoded.")
+    if img.shape[0] * img.shape[1] > max_pixels:
+        raise ImageTooLarge(f"Image has more than the limit of {max_pixels} pixels.")
+    return _apply_orientation(_to_gray_u8(img), orientation)

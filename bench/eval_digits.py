@@ -1,0 +1,69 @@
+"""Exact-string accuracy of POST /digits on images built from held-out MNIST t10k digits.
+
+    python bench/eval_digits.py --count 1000 [--model models/lenet5.onnx]
+
+Each image goes through the real service (TestClient, lifespan running) as a PNG (a JPEG for
+the 'photo' kind); the answer's text must equal the true digits exactly.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.core.config import Settings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from training import digit_sheets, mnist  # noqa: E402
+
+T10K = Path(__file__).resolve().parents[1] / "tests/assets/mnist"
+
+
+def evaluate(
+    client: TestClient, kind: str, count: int, seed: int, show: int = 0, split: str = "t10k"
+) -> float:
+    """Fraction of generated images whose /digits text is exactly right."""
+    images, labels = mnist.load("t10k", T10K) if split == "t10k" else mnist.load("train")
+    sheets = digit_sheets.make_sheets(images, labels, kind, count, seed)
+    correct = 0
+    for sheet in sheets:
+        ext = ".jpg" if kind == "photo" else ".png"
+        _, buf = cv2.imencode(ext, sheet.image)
+        r = client.post("/digits", files={"file": (f"sheet{ext}", buf.tobytes())})
+        r.raise_for_status()
+        got = r.json()["text"]
+        if got == sheet.text:
+            correct += 1
+        elif show > 0:
+            show -= 1
+            print(f"  {kind}: want {sheet.text!r} got {got!r}")
+    return correct / count
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--count", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--kinds", nargs="+", default=list(digit_sheets.KINDS))
+    p.add_argument("--show", type=int, default=0, help="print this many failures per kind")
+    p.add_argument(
+        "--split", choices=["t10k", "train"], default="t10k",
+        help="digits to build images from: t10k (held out, for reporting) or train (for tuning)",
+    )
+    args = p.parse_args(argv)
+    settings = Settings(**({"digits_model": args.model} if args.model else {}))
+    with TestClient(create_app(settings)) as client:
+        print("| kind | images | exact-string accuracy |\n|---|---|---|")
+        for kind in args.kinds:
+            t0 = time.time()
+            acc = evaluate(client, kind, args.count, args.seed, args.show, args.split)
+            print(f"| {kind} | {args.count} | {100 * acc:.1f}% |  ({time.time() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

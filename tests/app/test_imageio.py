@@ -1,0 +1,127 @@
+"""Upload decoding: accepted formats, bit depths, alpha, EXIF, and refusals."""
+
+import io
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.core.errors import EmptyUpload, ImageTooLarge, UnsupportedImage
+from app.vision.imageio import decode_image, sniff_format
+from tests.conftest import encode
+
+LIMIT = 40_000_000
+
+
+def page() -> np.ndarray:
+    """A white page with one dark stroke in the upper-left quarter (to track orientation)."""
+    img = np.full((40, 60), 255, np.uint8)
+    img[5:15, 5:10] = 0
+    return img
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".tiff", ".webp"])
+def test_decode_image_reads_every_accepted_format(ext: str) -> None:
+    gray = decode_image(encode(page(), ext), LIMIT)
+    assert gray.shape == (40, 60) and gray.dtype == np.uint8
+    assert gray[10, 7] < 60 and gray[30, 40] > 200
+
+
+def test_decode_image_reads_colour_as_gray() -> None:
+    bgr = cv2.cvtColor(page(), cv2.COLOR_GRAY2BGR)
+    bgr[5:15, 5:10] = (200, 30, 30)  # blue ink
+    gray = decode_image(encode(bgr), LIMIT)
+    assert gray[10, 7] < 120 and gray[30, 40] > 200
+
+
+def test_decode_image_scales_16_bit() -> None:
+    img16 = page().astype(np.uint16) * 257
+    gray = decode_image(encode(img16), LIMIT)
+    assert gray[30, 40] == 255 and gray[10, 7] == 0
+
+
+def test_decode_image_flattens_alpha_onto_white() -> None:
+    rgba = np.zeros((40, 60, 4), np.uint8)  # transparent black everywhere ...
+    rgba[5:15, 5:10, 3] = 255  # ... except an opaque black stroke
+    gray = decode_image(encode(rgba), LIMIT)
+    assert gray[30, 40] == 255 and gray[10, 7] == 0
+
+
+def test_decode_image_reads_palette_png() -> None:
+    buf = io.BytesIO()
+    Image.fromarray(page()).convert("P").save(buf, format="PNG")
+    gray = decode_image(buf.getvalue(), LIMIT)
+    assert gray[10, 7] < 60 and gray[30, 40] > 200
+
+
+def test_decode_image_honours_exif_orientation() -> None:
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to display
+    Image.fromarray(page()).save(buf, format="JPEG", exif=exif, quality=95)
+    gray = decode_image(buf.getvalue(), LIMIT)
+    assert gray.shape == (60, 40)
+    # The stroke in the upper-left of the stored image is in the upper-right once displayed.
+    assert gray[7, 40 - 10] < 100
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GIF89a" + b"\x00" * 40,
+        b"%PDF-1.7\n" + b"\x00" * 40,
+        b"<svg xmlns='http://www.w3.org/2000/svg'></svg>",
+        b"v/1\x01" + b"\x00" * 40,  # OpenEXR
+        b"#?RADIANCE\n" + b"\x00" * 40,
+        b"PF\n1 1\n-1\n" + b"\x00" * 4,
+        bytes(range(256)),
+    ],
+)
+def test_decode_image_refuses_formats_outside_the_allowlist(data: bytes) -> None:
+    assert sniff_format(data) is None
+    with pytest.raises(UnsupportedImage):
+        decode_image(data, LIMIT)
+
+
+def test_decode_image_refuses_empty_upload() -> None:
+    with pytest.raises(EmptyUpload):
+        decode_image(b"", LIMIT)
+
+
+def test_decode_image_refuses_truncated_png() -> None:
+    data = encode(np.random.default_rng(0).integers(0, 255, (200, 200), np.uint8))
+    with pytest.raises(UnsupportedImage):
+        decode_image(data[: len(data) // 3], LIMIT)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims width x height pixels; its data is tiny (a decompression bomb's shape)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_decode_image_refuses_pixel_bombs_from_the_header() -> None:
+    with pytest.raises(ImageTooLarge):
+        decode_image(png_header_only(100_000, 100_000), LIMIT)
+
+
+def test_decode_image_applies_a_lower_pixel_limit() -> None:
+    with pytest.raises(ImageTooLarge):
+        decode_image(encode(page()), max_pixels=1000)

@@ -1,0 +1,46 @@
+"""normalize_digit: the MNIST recipe (20x20 box, centre of mass at the centre of 28x28, 32x32)."""
+
+import numpy as np
+import pytest
+
+from app.digits.preprocess import INPUT_SIZE, normalize_digit, to_model_input
+
+
+@pytest.mark.parametrize("shape", [(90, 30), (12, 40), (7, 7), (200, 180)])
+def test_normalize_digit_fits_the_long_side_to_20_pixels(shape: tuple[int, int]) -> None:
+    ink = np.ones(shape, np.float32)
+    out = normalize_digit(ink)
+    ys, xs = np.nonzero(out > 0.05)
+    assert out.shape == (INPUT_SIZE, INPUT_SIZE)
+    assert max(np.ptp(ys) + 1, np.ptp(xs) + 1) == 20
+    ratio_in = shape[0] / shape[1]
+    ratio_out = (np.ptp(ys) + 1) / (np.ptp(xs) + 1)
+    assert ratio_out == pytest.approx(ratio_in, rel=0.35)
+
+
+def test_normalize_digit_centres_the_centre_of_mass(t10k) -> None:
+    images, _ = t10k
+    for img in images[:50]:
+        out = normalize_digit(np.pad(img.astype(np.float32) / 255, ((3, 40), (25, 2))))
+        rows, cols = np.indices(out.shape)
+        total = out.sum()
+        assert abs((rows * out).sum() / total - 16) < 1.0
+        assert abs((cols * out).sum() / total - 16) < 1.0
+
+
+def test_normalize_digit_reproduces_mnist_digits(t10k) -> None:
+    """MNIST digits are already normalised: the function must leave them (nearly) unchanged."""
+    images, _ = t10k
+    for img in images[:100]:
+        src = img.astype(np.float32) / 255
+        out = normalize_digit(src)[2:30, 2:30]
+        assert np.abs(out - src / src.max()).mean() < 0.08
+
+
+def test_normalize_digit_of_blank_is_blank() -> None:
+    assert not normalize_digit(np.zeros((10, 10), np.float32)).any()
+
+
+def test_to_model_input_adds_channel_axis_and_normalises() -> None:
+    batch = to_model_input(np.ones((3, 32, 32), np.float32), mean=0.5, std=0.25)
+    assert batch.shape == (3, 1, 32, 32) and np.allclose(batch, 2.0)

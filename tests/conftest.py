@@ -1,0 +1,53 @@
+"""Shared fixtures: the real app with its lifespan, and real MNIST t10k digits."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+from training import mnist
+
+ASSETS = Path(__file__).parent / "assets"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def t10k() -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 MNIST test digits (28 x 28 uint8, ink high) and labels."""
+    return mnist.load("t10k", ASSETS / "mnist")
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[TestClient]:
+    """The service as shipped, lifespan (model loading) included."""
+    with TestClient(create_app(Settings())) as c:
+        yield c
+
+
+def encode(image: np.ndarray, ext: str = ".png", params: list[int] | None = None) -> bytes:
+    ok, buf = cv2.imencode(ext, image, params or [])
+    assert ok
+    return buf.tobytes()
+
+
+def digit_row(
+    t10k: tuple[np.ndarray, np.ndarray], indices: list[int], gap: int = 12, margin: int = 16
+) -> tuple[np.ndarray, str]:
+    """Dark digits on white paper, side by side at MNIST's own size, and their text."""
+    images, labels = t10k
+    glyphs = []
+    for i in indices:
+        img = images[i]
+        cols = np.nonzero(img.max(axis=0))[0]
+        glyphs.append(255 - img[:, cols.min() : cols.max() + 1])
+    spacer = np.full((28, gap), 255, np.uint8)
+    row = glyphs[0]
+    for g in glyphs[1:]:
+        row = np.hstack([row, spacer, g])
+    page = np.pad(row, margin, constant_values=255)
+    return page, "".join(str(int(labels[i])) for i in indices)

@@ -1,0 +1,100 @@
+"""The Docker image and compose file, built and run for real, answer /digits.
+
+Uses the local container engine beside the project (../shared/tools/container-engine); skipped
+with a reason where it is absent or we are not root.
+"""
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, digit_row, encode
+
+ENGINE = ROOT.parent / "shared" / "tools" / "container-engine"
+
+pytestmark = [
+    pytest.mark.container,
+    pytest.mark.skipif(not (ENGINE / "up").is_file(), reason=f"no container engine at {ENGINE}"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the container engine needs root"),
+]
+
+
+def sh(cmd: str, env: dict[str, str], timeout: int = 900) -> str:
+    done = subprocess.run(
+        ["bash", "-c", f"source {shlex.quote(str(ENGINE / 'env.sh'))} && {cmd}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post_image(url: str, data: bytes) -> dict:
+    boundary = "hwrtestboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="d.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    req = urllib.request.Request(
+        url, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def test_compose_up_serves_digits(t10k) -> None:
+    port = free_port()
+    env = {**os.environ, "HWR_PORT": str(port), "COMPOSE_PROJECT_NAME": f"hwrtest{port}"}
+    subprocess.run([str(ENGINE / "up")], check=True, capture_output=True, timeout=900)
+    sh("../shared/tools/container-engine/lint Dockerfile docker-compose.yml", env)
+    try:
+        sh("docker compose up -d --build --wait", env)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(30):
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=5) as r:
+                    health = json.loads(r.read())
+                break
+            except OSError:
+                time.sleep(1)
+        assert health["models"]["digits"]["provider"] == "CPUExecutionProvider"
+        page, text = digit_row(t10k, [3, 2, 1, 18, 4])
+        assert post_image(f"{base}/digits", encode(page))["text"] == text
+        # No torch in the serving image.
+        out = sh(
+            "docker compose exec -T api python3 -c 'import importlib.util as u; "
+            'print(u.find_spec("torch") is None)\'',
+            env,
+        )
+        assert out.strip().endswith("True")
+        user = sh("docker compose exec -T api id -u", env)
+        assert user.strip() != "0"
+    finally:
+        sh("docker compose down --remove-orphans", env)
+
+
+def test_compose_file_is_valid() -> None:
+    env = dict(os.environ)
+    out = sh("docker compose config --quiet && echo valid", env, timeout=120)
+    assert "valid" in out
+    assert Path(ROOT / "Dockerfile").read_text().count("torch") == 0

@@ -1,0 +1,123 @@
+"""Training smoke run -> ONNX export -> onnxruntime load, and PyTorch/onnxruntime parity."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from app.core.engine import EngineOptions, OnnxModel
+from app.digits.reader import REQUIRED_METADATA, DigitReader
+from tests.conftest import ASSETS
+from training import lenet5
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    """Train a few hundred real digits for one epoch and export them, as a user would."""
+    out = tmp_path_factory.mktemp("lenet5")
+    argv = [
+        "--epochs",
+        "1",
+        "--limit",
+        "600",
+        "--batch-size",
+        "64",
+        "--quiet",
+        "--mnist-dir",
+        str(ASSETS / "mnist"),
+        "--train-split",
+        "t10k",
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(out / "last.pt"),
+    ]
+    lenet5.main(argv)
+    return out
+
+
+def test_training_writes_model_card_plots_and_checkpoint(smoke_run: Path) -> None:
+    for name in (
+        "lenet5.onnx",
+        "lenet5.md",
+        "lenet5.json",
+        "lenet5_curve.png",
+        "lenet5_confusion.png",
+        "last.pt",
+    ):
+        assert (smoke_run / name).is_file(), name
+    card = (smoke_run / "lenet5.md").read_text()
+    assert "t10k error" in card and "python -m training.lenet5" in card
+
+
+def test_export_passes_checker_with_dynamic_batch_and_metadata(smoke_run: Path) -> None:
+    model = onnx.load(str(smoke_run / "lenet5.onnx"))
+    onnx.checker.check_model(model)
+    assert model.opset_import[0].version >= 17
+    dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert dim0.dim_param  # symbolic, i.e. dynamic batch
+    meta = {p.key for p in model.metadata_props}
+    assert set(REQUIRED_METADATA) <= meta
+
+
+def test_onnx_matches_pytorch_on_real_digits(smoke_run: Path, t10k) -> None:
+    state = torch.load(smoke_run / "last.pt", weights_only=False)
+    net = lenet5.LeNet5()
+    net.load_state_dict(state["model"])
+    net.eval()
+    images, _ = t10k
+    digits = lenet5.normalize_batch(images[:64].astype(np.float32) / 255)
+    batch = (digits[:, None] - lenet5.MEAN) / lenet5.STD
+    with torch.no_grad():
+        expected = net(torch.from_numpy(batch)).numpy()
+    model = OnnxModel(smoke_run / "lenet5.onnx", EngineOptions("cpu"), REQUIRED_METADATA)
+    got = model.run(batch.astype(np.float32))
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+    reader = DigitReader(model)
+    assert reader.labels == [str(d) for d in range(10)]
+
+
+def test_classic_variant_has_about_61k_parameters_and_modern_is_within_2x() -> None:
+    classic = sum(p.numel() for p in lenet5.LeNet5("classic").parameters())
+    modern = sum(p.numel() for p in lenet5.LeNet5("modern").parameters())
+    assert 60_000 < classic < 63_000
+    assert modern <= 2 * classic
+
+
+def test_interrupted_training_resumes_from_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    argv = [
+        "--epochs",
+        "2",
+        "--limit",
+        "200",
+        "--batch-size",
+        "50",
+        "--quiet",
+        "--dry-run",
+        "--mnist-dir",
+        str(ASSETS / "mnist"),
+        "--train-split",
+        "t10k",
+        "--out",
+        str(tmp_path),
+        "--checkpoint",
+        str(tmp_path / "ck.pt"),
+    ]
+    real_evaluate, calls = lenet5.evaluate, []
+
+    def interrupt_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(lenet5, "evaluate", interrupt_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        lenet5.main(argv)
+    assert torch.load(tmp_path / "ck.pt", weights_only=False)["epoch"] == 1
+    monkeypatch.setattr(lenet5, "evaluate", real_evaluate)
+    lenet5.main([*argv, "--resume"])
+    history = torch.load(tmp_path / "ck.pt", weights_only=False)["history"]
+    assert [h["epoch"] for h in history] == [1, 2]

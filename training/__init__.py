@@ -1,0 +1,1 @@
+"""Offline training of the service's models (needs the `train` extra: PyTorch)."""

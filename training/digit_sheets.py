@@ -1,0 +1,128 @@
+"""Images of handwritten digit strings built from real MNIST glyphs, with their true text.
+
+Used to measure the whole /digits pipeline (segmentation included) on held-out t10k digits,
+and by the tests. numpy/OpenCV only, deterministic by seed.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+KINDS = ("spaced", "touching", "rows", "photo")
+
+
+@dataclass
+class Sheet:
+    image: np.ndarray  # H x W x 3 uint8 BGR
+    text: str  # rows joined by "\n"
+
+
+def _glyph(img28: np.ndarray, height: int, slant: float) -> np.ndarray:
+    """One MNIST digit (ink high) cropped, scaled to `height` pixels tall and slanted."""
+    ys, xs = np.nonzero(img28 > 0)
+    crop = img28[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255.0
+    scale = height / crop.shape[0]
+    w = max(1, round(crop.shape[1] * scale))
+    g = cv2.resize(crop, (w, height), interpolation=cv2.INTER_LINEAR)
+    pad = int(abs(slant) * height) + 2
+    m = np.float32([[1, -slant, pad + slant * height / 2], [0, 1, 0]])
+    g = cv2.warpAffine(g, m, (w + 2 * pad, height), flags=cv2.INTER_LINEAR)
+    cols = np.nonzero(g.max(axis=0) > 0.05)[0]
+    return np.clip(g[:, cols.min() : cols.max() + 1], 0, 1)
+
+
+def _touch_offset(prev: np.ndarray, prev_x: int, glyph: np.ndarray, top: int, prev_top: int) -> int:
+    """x for `glyph` so that its ink just overlaps the previous glyph's ink by ~1-2 px."""
+    h = min(prev_top + prev.shape[0], top + glyph.shape[0]) - max(prev_top, top)
+    if h <= 0:
+        return prev_x + prev.shape[1] - 2
+    best = None
+    for row in range(max(prev_top, top), max(prev_top, top) + h):
+        a = prev[row - prev_top] > 0.3
+        b = glyph[row - top] > 0.3
+        if a.any() and b.any():
+            right = prev_x + int(np.nonzero(a)[0].max())
+            left = int(np.nonzero(b)[0].min())
+            x = right - left - 1
+            best = x if best is None else max(best, x)
+    return best if best is not None else prev_x + prev.shape[1] - 2
+
+
+def _row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str):
+    """Ink layer (float, 1 = ink) of one row of digits, and its text."""
+    n = int(rng.integers(4, 9))
+    idx = rng.integers(0, len(images), n)
+    height = int(rng.integers(24, 72))
+    slant = float(rng.uniform(-0.25, 0.25))
+    placed, x, prev = [], 0, None
+    touch_pair = int(rng.integers(1, n)) if kind == "touching" else -1
+    for k, i in enumerate(idx):
+        h = max(12, round(height * rng.uniform(0.85, 1.15)))
+        g = _glyph(images[i], h, slant + float(rng.uniform(-0.08, 0.08)))
+        top = int(rng.integers(0, max(1, height // 6))) + (height + height // 3 - h) // 2
+        if prev is None:
+            x = 0
+        elif kind == "touching" and (k == touch_pair or rng.random() < 0.5):
+            x = _touch_offset(prev[0], prev[1], g, top, prev[2])
+        else:
+            x = prev[1] + prev[0].shape[1] + int(rng.uniform(0.2, 0.7) * height)
+        placed.append((g, x, top))
+        prev = (g, x, top)
+    width = max(x + g.shape[1] for g, x, _ in placed)
+    canvas = np.zeros((height + height // 3 + height // 6 + 2, width), np.float32)
+    for g, x, top in placed:
+        region = canvas[top : top + g.shape[0], x : x + g.shape[1]]
+        np.maximum(region, g[: region.shape[0], : region.shape[1]], out=region)
+    return canvas, "".join(str(int(labels[i])) for i in idx)
+
+
+def _render(ink: np.ndarray, rng: np.random.Generator, photo: bool) -> np.ndarray:
+    """Ink layer -> BGR image: paper, ink colour, and for photos light, noise, blur, JPEG."""
+    h, w = ink.shape
+    if not photo:
+        return cv2.cvtColor((255 * (1 - ink)).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    paper = np.array(rng.uniform([170, 180, 190], [255, 255, 255]), np.float32)  # tinted paper
+    ink_col = np.array(
+        rng.choice([[20, 20, 20], [140, 40, 20], [40, 30, 110], [90, 60, 30]]), np.float32
+    )
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    gx, gy = rng.uniform(-1, 1, 2)
+    light = 1.0 - 0.35 * np.clip(
+        (gx * xx / w + gy * yy / h + 1) / 2, 0, 1
+    )  # a shadow across the page
+    img = paper * light[..., None]
+    img = img * (1 - ink[..., None]) + ink_col * ink[..., None]
+    img += rng.normal(0, rng.uniform(2, 8), img.shape)
+    img = cv2.GaussianBlur(np.clip(img, 0, 255).astype(np.uint8), (0, 0), rng.uniform(0.3, 1.0))
+    _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 90))])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def make_sheet(
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str
+) -> Sheet:
+    """One image of the given kind: spaced | touching | rows (2-4 rows) | photo (rows on paper)."""
+    n_rows = int(rng.integers(2, 5)) if kind in ("rows", "photo") else 1
+    rows = [
+        _row(images, labels, rng, "touching" if kind == "touching" else "spaced")
+        for _ in range(n_rows)
+    ]
+    margin = int(rng.integers(8, 40))
+    width = max(r.shape[1] for r, _ in rows) + 2 * margin
+    gap = [int(rng.uniform(0.2, 0.6) * r.shape[0]) for r, _ in rows]
+    height = sum(r.shape[0] for r, _ in rows) + sum(gap) + 2 * margin
+    ink = np.zeros((height, width), np.float32)
+    y = margin
+    for (r, _), g in zip(rows, gap, strict=True):
+        x = margin + int(rng.integers(0, width - 2 * margin - r.shape[1] + 1))
+        ink[y : y + r.shape[0], x : x + r.shape[1]] = r
+        y += r.shape[0] + g
+    return Sheet(_render(ink, rng, photo=kind == "photo"), "\n".join(t for _, t in rows))
+
+
+def make_sheets(
+    images: np.ndarray, labels: np.ndarray, kind: str, count: int, seed: int
+) -> list[Sheet]:
+    rng = np.random.default_rng(seed)
+    return [make_sheet(images, labels, rng, kind) for _ in range(count)]
