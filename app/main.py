@@ -52,7 +52,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.dependency_overrides[get_settings] = lambda: settings
     # Uploads stay in memory up to the body limit: they are never spooled to disk.
     MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)

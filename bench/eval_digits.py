@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.config import Settings  # noqa: E402
-from app.main import create_app  # noqa: E402
-from training import digit_sheets, mnist  # noqa: E402
+from app.core.config import Settings
+from app.main import create_app
+from training import digit_sheets, mnist
 
 T10K = Path(__file__).resolve().parents[1] / "tests/assets/mnist"
 
@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--kinds", nargs="+", default=list(digit_sheets.KINDS))
     p.add_argument("--show", type=int, default=0, help="print this many failures per kind")
     p.add_argument(
-        "--split", choices=["t10k", "train"], default="t10k",
+        "--split",
+        choices=["t10k", "train"],
+        default="t10k",
         help="digits to build images from: t10k (held out, for reporting) or train (for tuning)",
     )
     args = p.parse_args(argv)
@@ -62,7 +64,10 @@ def main(argv: list[str] | None = None) -> None:
         for kind in args.kinds:
             t0 = time.time()
             acc = evaluate(client, kind, args.count, args.seed, args.show, args.split)
-            print(f"| {kind} | {args.count} | {100 * acc:.1f}% |  ({time.time() - t0:.0f} s)", flush=True)
+            print(
+                f"| {kind} | {args.count} | {100 * acc:.1f}% |  ({time.time() - t0:.0f} s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

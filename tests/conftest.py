@@ -45,9 +45,11 @@ def digit_row(
         img = images[i]
         cols = np.nonzero(img.max(axis=0))[0]
         glyphs.append(255 - img[:, cols.min() : cols.max() + 1])
-    spacer = np.full((28, gap), 255, np.uint8)
-    row = glyphs[0]
-    for g in glyphs[1:]:
-        row = np.hstack([row, spacer, g])
+    width = sum(g.shape[1] for g in glyphs) + gap * (len(glyphs) - 1)
+    row = np.full((28, width), 255, np.uint8)
+    x = 0
+    for g in glyphs:  # darker pixel wins, so a negative gap makes neighbours touch
+        np.minimum(row[:, x : x + g.shape[1]], g, out=row[:, x : x + g.shape[1]])
+        x += g.shape[1] + gap
     page = np.pad(row, margin, constant_values=255)
     return page, "".join(str(int(labels[i])) for i in indices)

@@ -1,30 +1,34 @@
-"""Typed dependencies: models loaded in the lifespan reach handlers through these."""
+"""Typed dependencies: models loaded in the lifespan reach handlers through these.
+
+They are `async def` on purpose: each plain `def` dependency costs a threadpool hop per
+request, and none of these block.
+"""
 
 from typing import Annotated
 
-import numpy as np
 from fastapi import Depends, Request, UploadFile
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings
 from app.core.errors import EmptyUpload
 from app.digits.reader import DigitReader
-from app.vision.imageio import decode_image
 
 
-def get_digit_reader(request: Request) -> DigitReader:
+async def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_digit_reader(request: Request) -> DigitReader:
     return request.app.state.digit_reader
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-DigitReaderDep = Annotated[DigitReader, Depends(get_digit_reader)]
-
-
-def read_upload_image(file: UploadFile, settings: SettingsDep) -> np.ndarray:
-    """The uploaded file decoded to grayscale, with every input check applied."""
-    data = file.file.read()
+async def read_upload(file: UploadFile) -> bytes:
+    """The uploaded file's bytes (already in memory: the body limit bounds them)."""
+    data = await file.read()
     if not data:
         raise EmptyUpload("The uploaded file is empty.")
-    return decode_image(data, settings.max_pixels)
+    return data
 
 
-UploadedImage = Annotated[np.ndarray, Depends(read_upload_image)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+DigitReaderDep = Annotated[DigitReader, Depends(get_digit_reader)]
+UploadDep = Annotated[bytes, Depends(read_upload)]

@@ -11,11 +11,10 @@ INPUT_SIZE = 32  # LeNet-5 reads the 28 x 28 field padded to 32 x 32
 def normalize_digit(strength: np.ndarray) -> np.ndarray:
     """Ink strength crop (H x W, 0..1, ink high) -> 32 x 32 float32 MNIST-style digit."""
     out = np.zeros((INPUT_SIZE, INPUT_SIZE), np.float32)
-    ys, xs = np.nonzero(strength > 0.02)
-    if ys.size == 0:
+    x, y, w, h = cv2.boundingRect((strength > 0.02).view(np.uint8))
+    if w == 0 or h == 0:
         return out
-    crop = strength[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
-    h, w = crop.shape
+    crop = strength[y : y + h, x : x + w].astype(np.float32, copy=False)
     scale = MNIST_BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
@@ -24,9 +23,13 @@ def normalize_digit(strength: np.ndarray) -> np.ndarray:
     if peak <= 0.0:
         return out
     digit /= peak  # faint pencil and thin pens reach full contrast, as MNIST strokes do
-    total = float(digit.sum())
-    rows, cols = np.indices(digit.shape)
-    cy, cx = float((rows * digit).sum() / total), float((cols * digit).sum() / total)
+    m = cv2.moments(digit)
+    if m["m00"] > 1e-6:
+        cy, cx = m["m01"] / m["m00"], m["m10"] / m["m00"]
+    else:  # cv2.moments reads an N x 1 or N x 2 array as a contour: do it by hand
+        rows, cols = np.indices(digit.shape)
+        total = float(digit.sum())
+        cy, cx = float((rows * digit).sum()) / total, float((cols * digit).sum()) / total
     pad = (INPUT_SIZE - MNIST_FIELD) // 2
     top = round(pad + MNIST_FIELD / 2 - cy)
     left = round(pad + MNIST_FIELD / 2 - cx)

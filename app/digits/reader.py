@@ -13,8 +13,10 @@ from app.digits.segment import Box, Piece, segment_digits
 from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
-# Log-probability cost of each digit a cut adds beyond what the blob's width suggests.
-SPLIT_PENALTY = 1.0
+# Log-probability a reading with one more cut must gain to win: cuts must pay their way.
+SPLIT_COST = 1.0
+# Extra cost per digit of difference from the count the blob's width suggests.
+COUNT_COST = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,11 @@ class DigitReader:
             for opt in seg.options:
                 n = len(opt)
                 logp = float(np.log(np.maximum(conf[k : k + n, 0], 1e-9)).sum())
-                score = logp - SPLIT_PENALTY * max(0.0, abs(n - seg.expected_count) - 0.5)
+                score = (
+                    logp
+                    - SPLIT_COST * (n - 1)
+                    - COUNT_COST * max(0.0, abs(n - seg.expected_count) - 0.5)
+                )
                 if score > best_score:
                     best_score, best_range = score, (k, k + n)
                 k += n

@@ -6,6 +6,7 @@ in one batch and keeps the best, which is how touching digits are separated.
 """
 
 import itertools
+import statistics
 from dataclasses import dataclass, field
 
 import cv2
@@ -67,7 +68,9 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray]:
 def _reference_height(boxes: list[Box], areas: np.ndarray) -> float:
     """Typical digit height: median height of the components that hold real amounts of ink."""
     big = areas >= 0.15 * areas.max()
-    return float(np.median([b.height for b, keep in zip(boxes, big, strict=True) if keep]))
+    heights = [b.height for b, keep in zip(boxes, big, strict=True) if keep]
+    # With one or two pieces of ink, they may be fragments of a single digit: take the tallest.
+    return float(statistics.median(heights) if len(heights) >= 3 else max(heights))
 
 
 def _drop_specks(boxes: list[Box], areas: np.ndarray, ref_h: float) -> list[int]:
@@ -84,12 +87,16 @@ def _should_merge(a: Box, b: Box, ref_h: float) -> bool:
     """Fragments of one digit: stacked (a broken 5, a detached bar of a 7) or a small stroke
     hugging a bigger one, and together no taller than one digit."""
     union = a.union(b)
-    if union.height > 1.3 * ref_h:
-        return False
     overlap_x = min(a.right, b.right) - max(a.x, b.x)
     gap_y = max(a.y, b.y) - min(a.bottom, b.bottom)
     if overlap_x >= 0.4 * min(a.width, b.width) and gap_y <= 0.35 * ref_h:
-        return union.width <= 1.1 * ref_h
+        # A short fragment (the bar of a 5 or 7) may join a piece into something taller than
+        # the typical height, which the fragments themselves pulled down; two digits may not.
+        fragment = min(a.height, b.height) < 0.6 * ref_h
+        tallest = 1.7 if fragment else 1.3
+        return union.height <= tallest * ref_h and union.width <= 1.1 * max(ref_h, union.height)
+    if union.height > 1.3 * ref_h:
+        return False
     gap_x = -overlap_x
     overlap_y = min(a.bottom, b.bottom) - max(a.y, b.y)
     small = min(a.height, b.height) < 0.55 * ref_h and min(a.width, b.width) < 0.5 * ref_h
@@ -158,12 +165,10 @@ def _cut_columns(profile: np.ndarray, n: int) -> list[int]:
 
 def _piece(ink: np.ndarray, box: Box) -> Piece | None:
     """Crop a piece's ink tight to its strokes."""
-    ys, xs = np.nonzero(ink > 0.05)
-    if ys.size == 0:
+    x, y, w, h = cv2.boundingRect((ink > 0.05).view(np.uint8))
+    if w == 0 or h == 0:
         return None
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    tight = Box(box.x + int(x0), box.y + int(y0), int(x1 - x0), int(y1 - y0))
-    return Piece(tight, ink[y0:y1, x0:x1])
+    return Piece(Box(box.x + x, box.y + y, w, h), ink[y : y + h, x : x + w])
 
 
 def _options(ink: np.ndarray, box: Box, expected: float, max_split: int) -> list[list[Piece]]:
@@ -213,14 +218,16 @@ def segment_digits(ink: InkMap, max_split: int = 8) -> list[Segment]:
         row_boxes = [blobs[i][0] for i in row]
         # Typical width of one digit in this row: blobs of single-digit proportions.
         singles = [b.width for b in row_boxes if 0.4 <= b.width / max(b.height, 1) <= 1.0]
-        unit_w = float(np.median(singles)) if singles else 0.7 * ref_h
+        unit_w = float(statistics.median(singles)) if singles else 0.7 * ref_h
         unit_w = min(max(unit_w, 0.5 * ref_h), 0.9 * ref_h)
         for i in row:
             box, ids = blobs[i]
             crop_labels = labels[box.y : box.bottom, box.x : box.right]
-            own = np.isin(crop_labels, np.asarray(ids) + 1).astype(np.uint8)
+            own = crop_labels == ids[0] + 1
+            for i in ids[1:]:
+                own |= crop_labels == i + 1
             # Keep the anti-aliased fringe around the strokes but not a neighbour's ink.
-            own = cv2.dilate(own, _DILATE)
+            own = cv2.dilate(own.view(np.uint8), _DILATE)
             piece_ink = ink.strength[box.y : box.bottom, box.x : box.right] * own
             expected = box.width / unit_w
             opts = _options(piece_ink, box, expected, max_split)

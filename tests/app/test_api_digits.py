@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import digit_row, encode
+from tests.conftest import ROOT, digit_row, encode
 
 
 def test_read_digits_returns_text_boxes_and_confidences(client: TestClient, t10k) -> None:
@@ -115,3 +115,9 @@ def test_openapi_documents_digits_with_schema_and_errors(client: TestClient) -> 
     assert {"200", "413", "415", "422"} <= set(op["responses"])
     assert "DigitsResponse" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+def test_read_digits_reads_the_readme_example(client: TestClient) -> None:
+    data = (ROOT / "tests" / "assets" / "digits_4096.png").read_bytes()
+    r = client.post("/digits", files={"file": ("digits_4096.png", data, "image/png")})
+    assert r.json()["text"] == "4096"

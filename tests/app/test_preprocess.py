@@ -44,3 +44,9 @@ def test_normalize_digit_of_blank_is_blank() -> None:
 def test_to_model_input_adds_channel_axis_and_normalises() -> None:
     batch = to_model_input(np.ones((3, 32, 32), np.float32), mean=0.5, std=0.25)
     assert batch.shape == (3, 1, 32, 32) and np.allclose(batch, 2.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 30), (30, 1), (1, 1), (30, 2), (2, 30), (2, 2)])
+def test_normalize_digit_handles_one_pixel_wide_strokes(shape: tuple[int, int]) -> None:
+    out = normalize_digit(np.ones(shape, np.float32))
+    assert out.max() == pytest.approx(1.0) and np.isfinite(out).all()

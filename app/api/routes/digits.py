@@ -4,16 +4,17 @@ import time
 
 from fastapi import APIRouter
 
-from app.api.deps import DigitReaderDep, UploadedImage
+from app.api.deps import DigitReaderDep, SettingsDep, UploadDep
 from app.api.errors_doc import ERROR_RESPONSES
 from app.digits.reader import digits_text
 from app.schemas import Alternative, BoxModel, DigitModel, DigitsResponse
+from app.vision.imageio import decode_image
 
 router = APIRouter(tags=["digits"])
 
 
 @router.post("/digits", response_model=DigitsResponse, responses=ERROR_RESPONSES)
-def read_digits(reader: DigitReaderDep, image: UploadedImage) -> DigitsResponse:
+def read_digits(reader: DigitReaderDep, settings: SettingsDep, upload: UploadDep) -> DigitsResponse:
     """Read every handwritten digit in the uploaded image (multipart field `file`).
 
     Digits are found by connected components (fragments merged, touching digits split),
@@ -21,7 +22,7 @@ def read_digits(reader: DigitReaderDep, image: UploadedImage) -> DigitsResponse:
     PNG, JPEG, BMP, TIFF and WebP are accepted; an image without ink gives empty text.
     """
     start = time.perf_counter()
-    found = reader.read(image)
+    found = reader.read(decode_image(upload, settings.max_pixels))
     digits = [
         DigitModel(
             digit=d.label,

@@ -1,0 +1,103 @@
+"""Segmentation on images built from real MNIST t10k digits."""
+
+import cv2
+import numpy as np
+import pytest
+
+from app.digits.segment import segment_digits
+from app.vision.binarize import dark_ink, ink_map
+from tests.conftest import digit_row
+
+
+def boxes_of(page: np.ndarray) -> list[tuple[int, int]]:
+    """(row, x) of every segment found, in reading order."""
+    return [(s.row, s.box.x) for s in segment_digits(ink_map(page))]
+
+
+def test_segment_digits_finds_each_spaced_digit_left_to_right(t10k) -> None:
+    page, text = digit_row(t10k, list(range(20, 28)))
+    found = boxes_of(page)
+    assert len(found) == len(text)
+    assert [x for _, x in found] == sorted(x for _, x in found)
+
+
+def test_segment_digits_orders_rows_top_to_bottom(t10k) -> None:
+    rows = [digit_row(t10k, list(range(k, k + 5)))[0] for k in (30, 40, 50)]
+    width = max(r.shape[1] for r in rows)
+    page = np.vstack(
+        [np.pad(r, ((0, 0), (0, width - r.shape[1])), constant_values=255) for r in rows]
+    )
+    found = boxes_of(page)
+    assert [r for r, _ in found] == [0] * 5 + [1] * 5 + [2] * 5
+
+
+def test_segment_digits_follows_a_sloping_row(t10k) -> None:
+    page, text = digit_row(t10k, list(range(60, 68)), gap=6)
+    page = cv2.resize(page, None, fx=2, fy=2)
+    h, w = page.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 6, 1.0)  # a row written uphill
+    page = cv2.warpAffine(page, m, (w, h), borderValue=255)
+    assert [r for r, _ in boxes_of(np.pad(page, 30, constant_values=255))] == [0] * len(text)
+
+
+def test_segment_digits_merges_a_broken_digit(t10k) -> None:
+    _, labels = t10k
+    five = next(i for i in range(100) if labels[i] == 5)
+    page, _ = digit_row(t10k, [five], margin=20)
+    page = cv2.resize(page, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+    ink = ink_map(page)
+    rows = np.nonzero(ink.mask.any(axis=1))[0]
+    cut = rows.min() + (rows.max() - rows.min()) // 3
+    page[cut : cut + 4] = 255  # a gap across the digit, as a skipping pen leaves
+    assert cv2.connectedComponents(ink_map(page).mask)[0] - 1 >= 2
+    assert len(boxes_of(page)) == 1
+
+
+def test_segment_digits_offers_splits_for_touching_digits(t10k) -> None:
+    for gap in range(-1, -10, -1):  # slide a 0 and a 2 together until their ink touches
+        page, _ = digit_row(t10k, [3, 1], gap=gap)
+        if cv2.connectedComponents(ink_map(page).mask)[0] == 2:
+            break
+    segments = segment_digits(ink_map(page))
+    assert len(segments) == 1
+    assert sorted(len(o) for o in segments[0].options)[:2] == [1, 2]
+
+
+def test_segment_digits_drops_specks_of_noise(t10k) -> None:
+    page, text = digit_row(t10k, list(range(70, 76)))
+    page = cv2.resize(page, None, fx=2, fy=2)
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, page.shape[0], 60), rng.integers(0, page.shape[1], 60)
+    page[ys, xs] = 0  # salt-and-pepper specks
+    assert len(boxes_of(page)) == len(text)
+
+
+@pytest.mark.parametrize("variant", ["inverted", "uneven_light", "colour_photo"])
+def test_segment_digits_survives_capture_conditions(t10k, variant: str) -> None:
+    page, text = digit_row(t10k, list(range(80, 86)))
+    page = cv2.resize(page, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    if variant == "inverted":
+        page = 255 - page  # chalk on a blackboard
+    elif variant == "uneven_light":
+        ramp = np.linspace(0.35, 1.0, page.shape[1], dtype=np.float32)[None, :]
+        page = (page.astype(np.float32) * ramp).astype(np.uint8)  # a shadow over the left
+    else:
+        paper = np.array([150, 215, 240], np.float32)  # yellowish paper, blue ink
+        ink = (255 - page.astype(np.float32))[..., None] / 255
+        bgr = paper * (1 - ink) + np.array([140, 40, 20], np.float32) * ink
+        page = cv2.cvtColor(np.clip(bgr, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY)
+    assert len(boxes_of(page)) == len(text)
+
+
+def test_ink_map_of_blank_or_flat_noise_is_empty() -> None:
+    rng = np.random.default_rng(1)
+    noisy = np.clip(rng.normal(200, 5, (60, 90)), 0, 255).astype(np.uint8)
+    assert not ink_map(noisy).mask.any()
+    assert not ink_map(np.full((60, 90), 255, np.uint8)).mask.any()
+    assert segment_digits(ink_map(np.zeros((60, 90), np.uint8))) == []
+
+
+def test_dark_ink_inverts_light_on_dark_only() -> None:
+    light = np.full((10, 10), 230, np.uint8)
+    assert dark_ink(light) is light
+    assert dark_ink(255 - light)[0, 0] == 230
