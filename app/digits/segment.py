@@ -126,22 +126,38 @@ def _merge_fragments(boxes: list[Box], ref_h: float) -> list[list[int]]:
     return list(groups.values())
 
 
+def _same_row(a: Box, b: Box, ref_h: float) -> bool:
+    """Neighbours on one line of writing share most of their vertical extent."""
+    overlap = min(a.bottom, b.bottom) - max(a.y, b.y)
+    if overlap <= 0:
+        return False
+    gap_x = max(a.x, b.x) - min(a.right, b.right)
+    return (
+        overlap >= 0.5 * min(a.height, b.height)
+        and overlap >= 0.3 * max(a.height, b.height)
+        and gap_x <= 4.0 * ref_h
+    )
+
+
 def _group_rows(boxes: list[Box], ref_h: float) -> list[list[int]]:
-    """Assign blobs to rows left to right, following a drifting baseline; rows top to bottom."""
-    rows: list[list[int]] = []
+    """Rows are chains of neighbours that overlap vertically, so a sloping or drifting line
+    stays one row; rows come top to bottom, blobs left to right."""
+    parent = list(range(len(boxes)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            if _same_row(boxes[i], boxes[j], ref_h):
+                parent[find(j)] = find(i)
+    rows: dict[int, list[int]] = {}
     for i in sorted(range(len(boxes)), key=lambda i: boxes[i].x):
-        b = boxes[i]
-        best, best_dist = None, 0.6 * ref_h
-        for r, row in enumerate(rows):
-            dist = abs(boxes[row[-1]].cy - b.cy)
-            if dist < best_dist:
-                best, best_dist = r, dist
-        if best is None:
-            rows.append([i])
-        else:
-            rows[best].append(i)
-    rows.sort(key=lambda row: float(np.mean([boxes[i].cy for i in row])))
-    return rows
+        rows.setdefault(find(i), []).append(i)
+    return sorted(rows.values(), key=lambda row: statistics.fmean(boxes[i].cy for i in row))
 
 
 def _cut_columns(profile: np.ndarray, n: int) -> list[int]:
