@@ -4,10 +4,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import cv2
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from starlette.formparsers import MultiPartParser
 
+from app.api.deps import PipelineSlots
 from app.api.routes import digits, health
 from app.core.config import Settings, get_settings
 from app.core.engine import EngineOptions, OnnxModel
@@ -39,6 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # OpenCV's own thread pool costs more to wake than the small images it would split.
+        cv2.setNumThreads(settings.opencv_threads)
+        app.state.pipeline_slots = PipelineSlots(settings.max_concurrency)
         load_models(app, settings)
         yield
 

@@ -4,9 +4,12 @@ They are `async def` on purpose: each plain `def` dependency costs a threadpool 
 request, and none of these block.
 """
 
-from typing import Annotated
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
 from app.core.errors import EmptyUpload
@@ -29,6 +32,32 @@ async def read_upload(file: UploadFile) -> bytes:
     return data
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+PipelineRunner = Callable[..., Awaitable[object]]
+
+
+class PipelineSlots:
+    """Runs CPU-bound pipelines in worker threads, at most `size` at once.
+
+    More threads than cores only fight over the GIL; waiting requests queue here, on the
+    event loop, where waiting costs nothing.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._slots = asyncio.Semaphore(size)
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        async with self._slots:
+            return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def get_pipeline_runner(request: Request) -> PipelineRunner:
+    return request.app.state.pipeline_slots.run
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DigitReaderDep = Annotated[DigitReader, Depends(get_digit_reader)]
 UploadDep = Annotated[bytes, Depends(read_upload)]
+PipelineRunnerDep = Annotated[PipelineRunner, Depends(get_pipeline_runner)]

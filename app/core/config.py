@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         1, ge=0, description="onnxruntime threads inside one operator (0 = onnxruntime decides)."
     )
     inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across operators.")
+    max_concurrency: int = Field(
+        1, gt=0, description="Images processed at once per worker; more requests wait in line."
+    )
+    opencv_threads: int = Field(1, ge=0, description="OpenCV's thread count (0 = OpenCV decides).")
     max_upload_bytes: int = Field(
         10 * 1024 * 1024,
         gt=0,

@@ -61,6 +61,10 @@ class OnnxModel:
         so.intra_op_num_threads = options.intra_op_threads
         so.inter_op_num_threads = options.inter_op_threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Requests are small and many: idle threads should sleep, not spin on the cores
+        # the HTTP side needs.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         providers = choose_providers(options.device, ort.get_available_providers())
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=providers)

@@ -18,7 +18,7 @@ def normalize_digit(strength: np.ndarray) -> np.ndarray:
     scale = MNIST_BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-    digit = np.clip(cv2.resize(crop, size, interpolation=interp), 0.0, 1.0)
+    digit = cv2.resize(crop, size, interpolation=interp)  # convex weights: stays in [0, 1]
     peak = float(digit.max())
     if peak <= 0.0:
         return out

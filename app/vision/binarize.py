@@ -26,45 +26,48 @@ def _median_of_hist(hist: np.ndarray) -> int:
 
 
 def _hist(gray: np.ndarray) -> np.ndarray:
-    return np.bincount(gray.ravel(), minlength=256)
+    return cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
 
 
-def dark_ink(gray: np.ndarray) -> np.ndarray:
+def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
     """Return the image with ink darker than paper (inverts light-on-dark images)."""
     # Paper dominates a handwriting image, so the median grey level is the paper's.
-    return 255 - gray if _median_of_hist(_hist(gray)) < 128 else gray
+    hist = _hist(gray) if hist is None else hist
+    return 255 - gray if _median_of_hist(hist) < 128 else gray
 
 
 def flatten_illumination(gray: np.ndarray) -> np.ndarray:
     """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are.
 
-    The paper's brightness is estimated by a max filter at low resolution (it erases ink
-    strokes narrower than the kernel) followed by a blur.
+    The paper's brightness is estimated at low resolution (lighting varies slowly) by a max
+    filter, which erases ink strokes narrower than its kernel, followed by a blur.
     """
     h, w = gray.shape
     if min(h, w) < 16:
         return gray
-    scale = min(1.0, 256.0 / max(h, w))
+    scale = min(1.0, 96.0 / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     k = max(3, (min(small.shape) // 6) | 1)
-    bg = cv2.blur(cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))), (k, k))
-    hist = _hist(bg)
-    cum = np.cumsum(hist)
-    lo, hi = np.searchsorted(cum, (0.05 * cum[-1], 0.95 * cum[-1]))
+    bg = cv2.blur(cv2.dilate(small, np.ones((k, k), np.uint8)), (k, k))
+    lo, hi = cv2.minMaxLoc(bg)[:2]
     if hi - lo <= UNEVEN_LIGHT:
         return gray
-    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    flat = gray.astype(np.float32) * (255.0 / np.maximum(bg, 1.0))
-    return np.clip(flat, 0, 255).astype(np.uint8)
+    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.divide(gray, bg, scale=255.0)
 
 
 def ink_map(gray: np.ndarray) -> InkMap:
     """Binarise a grayscale image of any polarity and lighting into an ink mask and strength."""
-    gray = flatten_illumination(dark_ink(gray))
+    hist = _hist(gray)
+    dark = dark_ink(gray, hist)
+    if dark is not gray:
+        hist = hist[::-1]
+    gray = flatten_illumination(dark)
+    if gray is not dark:
+        hist = _hist(gray)
     thr, mask = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     t = int(thr)
-    hist = _hist(gray)
     ink_hist, paper_hist = hist[: t + 1], hist[t + 1 :]
     if ink_hist.sum() == 0 or paper_hist.sum() == 0:
         return _blank(gray.shape)

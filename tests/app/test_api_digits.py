@@ -121,3 +121,11 @@ def test_read_digits_reads_the_readme_example(client: TestClient) -> None:
     data = (ROOT / "tests" / "assets" / "digits_4096.png").read_bytes()
     r = client.post("/digits", files={"file": ("digits_4096.png", data, "image/png")})
     assert r.json()["text"] == "4096"
+
+
+def test_read_digits_answer_matches_its_documented_schema(client: TestClient, t10k) -> None:
+    from app.schemas import DigitsResponse
+
+    page, text = digit_row(t10k, [11, 12, 13])
+    body = client.post("/digits", files={"file": ("d.png", encode(page))}).json()
+    assert DigitsResponse.model_validate(body).text == text
