@@ -9,14 +9,12 @@ from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
 from app.digits.decode import softmax, top_k
 from app.digits.preprocess import normalize_digit, to_model_input
-from app.digits.segment import Box, Piece, segment_digits
+from app.digits.segment import Box, segment_digits
 from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
-# Log-probability a reading with one more cut must gain to win: cuts must pay their way.
-SPLIT_COST = 1.0
-# Extra cost per digit of difference from the count the blob's width suggests.
-COUNT_COST = 0.5
+# Log-probability each digit of a reading costs, so a cut must pay its way.
+DIGIT_COST = 0.3
 
 
 @dataclass(frozen=True)
@@ -49,46 +47,56 @@ class DigitReader:
     def read(self, gray: np.ndarray) -> list[ReadDigit]:
         """All digits of a grayscale image in reading order."""
         segments = segment_digits(ink_map(gray))
-        pieces: list[Piece] = [p for s in segments for opt in s.options for p in opt]
-        if len(pieces) > self.max_digits:
+        keys = [(n, key) for n, seg in enumerate(segments) for key in seg.pieces]
+        if len(keys) > self.max_digits:
             raise TooManyCharacters(
                 f"The image holds more than {self.max_digits} digit candidates; "
                 "send a crop with fewer digits."
             )
-        batch = (
-            np.stack([normalize_digit(p.ink) for p in pieces]) if pieces else np.zeros((0, 32, 32))
-        )
-        probs = self.classify(batch)
+        pieces = [segments[n].pieces[key] for n, key in keys]
+        batch = np.stack([normalize_digit(p.ink) for p in pieces]) if pieces else None
+        probs = self.classify(batch) if batch is not None else np.zeros((0, len(self.labels)))
         idx, conf = top_k(probs, self.top_k + 1)
+        row_of = {(n, key): k for k, (n, key) in enumerate(keys)}
         out: list[ReadDigit] = []
-        k = 0
-        for seg in segments:
-            best_score, best_range = -math.inf, (k, k)
-            for opt in seg.options:
-                n = len(opt)
-                logp = float(np.log(np.maximum(conf[k : k + n, 0], 1e-9)).sum())
-                score = (
-                    logp
-                    - SPLIT_COST * (n - 1)
-                    - COUNT_COST * max(0.0, abs(n - seg.expected_count) - 0.5)
-                )
-                if score > best_score:
-                    best_score, best_range = score, (k, k + n)
-                k += n
-            for j in range(*best_range):
+        for n, seg in enumerate(segments):
+            scores = {
+                key: math.log(max(float(conf[row_of[(n, key)], 0]), 1e-9)) + piece.prior
+                for key, piece in seg.pieces.items()
+            }
+            for key in best_path(scores, len(seg.cuts) - 1):
+                k = row_of[(n, key)]
                 out.append(
                     ReadDigit(
-                        label=self.labels[idx[j, 0]],
-                        confidence=float(conf[j, 0]),
-                        box=pieces[j].box,
+                        label=self.labels[idx[k, 0]],
+                        confidence=float(conf[k, 0]),
+                        box=seg.pieces[key].box,
                         line=seg.row,
                         alternatives=[
-                            (self.labels[idx[j, a]], float(conf[j, a]))
+                            (self.labels[idx[k, a]], float(conf[k, a]))
                             for a in range(1, idx.shape[1])
                         ],
                     )
                 )
         return out
+
+
+def best_path(scores: dict[tuple[int, int], float], last: int) -> list[tuple[int, int]]:
+    """Most likely way through a cut lattice: pieces (i, j) from cut 0 to cut `last`,
+    maximising the summed log-probability less a cost per digit (dynamic programming)."""
+    best = [-math.inf] * (last + 1)
+    back: list[tuple[int, int] | None] = [None] * (last + 1)
+    best[0] = 0.0
+    for j in range(1, last + 1):
+        for (a, b), score in scores.items():
+            if b == j and best[a] > -math.inf and best[a] + score - DIGIT_COST > best[j]:
+                best[j], back[j] = best[a] + score - DIGIT_COST, (a, b)
+    path: list[tuple[int, int]] = []
+    j = last
+    while j > 0 and back[j] is not None:
+        path.append(back[j])  # type: ignore[arg-type]
+        j = back[j][0]  # type: ignore[index]
+    return path[::-1]
 
 
 def digits_text(digits: list[ReadDigit]) -> str:

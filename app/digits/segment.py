@@ -1,11 +1,10 @@
 """Find handwritten digits in an ink map: components -> merged fragments -> rows -> split options.
 
-The output is a list of segments in reading order. Each segment carries one or more
-`options` (ways to cut it into digits); the reader scores every option with the classifier
-in one batch and keeps the best, which is how touching digits are separated.
+The output is a list of segments in reading order. A blob wider than one digit carries a
+lattice of candidate cuts; the reader scores every piece of every lattice with the classifier
+in one batch and picks the most likely path, which is how touching digits are separated.
 """
 
-import itertools
 import statistics
 from dataclasses import dataclass, field
 
@@ -43,20 +42,24 @@ class Box:
 
 @dataclass
 class Piece:
-    """One digit hypothesis: where it is and its ink (strength masked to its own strokes)."""
+    """One digit hypothesis: where it is, its ink (strength masked to its own strokes), and
+    a log-prior from its shape (0 for digit-like proportions, negative for a wide strip)."""
 
     box: Box
     ink: np.ndarray
+    prior: float = 0.0
 
 
 @dataclass
 class Segment:
-    """A blob of ink in a row; options[k] is one way to read it as len(options[k]) digits."""
+    """A blob of ink in a row, with candidate cuts (x offsets, edges included) and the piece
+    between cuts i < j for every (i, j) that could be one digit. Reading it means choosing
+    a path of pieces from the first cut to the last."""
 
     box: Box
     row: int
-    options: list[list[Piece]] = field(default_factory=list)
-    expected_count: float = 1.0
+    cuts: list[int] = field(default_factory=list)
+    pieces: dict[tuple[int, int], Piece] = field(default_factory=dict)
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray]:
@@ -163,23 +166,26 @@ def _group_rows(boxes: list[Box], ref_h: float) -> list[list[int]]:
     return sorted(rows.values(), key=lambda row: statistics.fmean(boxes[i].cy for i in row))
 
 
-def _cut_columns(profile: np.ndarray, n: int) -> list[int]:
-    """n-1 cut positions, each at the least-inked column near its expected place."""
-    w = profile.size
-    smooth = np.convolve(profile, np.ones(3) / 3.0, mode="same")
-    cuts = [0]
-    for k in range(1, n):
-        centre = k * w / n
-        lo = max(cuts[-1] + 1, int(centre - 0.3 * w / n))
-        hi = min(w - 1, int(centre + 0.3 * w / n) + 1)
-        if hi <= lo:
-            return []
-        window = smooth[lo:hi]
-        # Prefer the emptiest column; among equals the one nearest the expected place.
-        cost = window + 1e-3 * np.abs(np.arange(lo, hi) - centre)
-        cuts.append(lo + int(np.argmin(cost)))
-    cuts.append(w)
-    return cuts
+def candidate_cuts(ink: np.ndarray, height: int, max_cuts: int = 24) -> list[int]:
+    """Columns where a blob may be cut between two digits: thinly inked local minima of its
+    column profile, at least a narrow digit's width apart; the blob's edges included."""
+    w = ink.shape[1]
+    profile = np.convolve((ink > 0.05).sum(axis=0).astype(np.float32), np.ones(3) / 3, "same")
+    inner = profile[1:-1]
+    is_min = (inner <= profile[:-2]) & (inner <= profile[2:]) & (inner <= 0.6 * profile.max())
+    valleys = (np.nonzero(is_min)[0] + 1).tolist()
+    # Where strokes overlap the boundary is no valley: a regular grid of cuts covers that.
+    step = max(2, round(0.3 * height))
+    grid = list(range(step, w - step // 2, step))
+    spacing = max(2.0, 0.15 * height)
+    kept: list[int] = []
+    order = sorted(valleys, key=lambda c: (profile[c], c)) + grid  # thinnest valleys first
+    for c in order:
+        if spacing <= c <= w - spacing and all(abs(c - k) >= spacing for k in kept):
+            kept.append(c)
+        if len(kept) >= max_cuts:
+            break
+    return [0, *sorted(kept), w]
 
 
 def _piece(ink: np.ndarray, box: Box) -> Piece | None:
@@ -187,33 +193,32 @@ def _piece(ink: np.ndarray, box: Box) -> Piece | None:
     x, y, w, h = cv2.boundingRect((ink > 0.05).view(np.uint8))
     if w == 0 or h == 0:
         return None
-    return Piece(Box(box.x + x, box.y + y, w, h), ink[y : y + h, x : x + w])
+    # Digits are rarely much wider than tall: a strip wider than that is likely two or more.
+    prior = -3.0 * max(0.0, w / max(box.height, 1) - 1.3)
+    return Piece(Box(box.x + x, box.y + y, w, h), ink[y : y + h, x : x + w], prior)
 
 
-def _options(ink: np.ndarray, box: Box, expected: float, max_split: int) -> list[list[Piece]]:
-    """Ways to read a blob: whole, and cut into 2..k digits when it is wide enough."""
+def _lattice(
+    ink: np.ndarray, box: Box, wide: bool
+) -> tuple[list[int], dict[tuple[int, int], Piece]]:
+    """Cuts of a blob and the piece between every pair of cuts that could hold one digit."""
     whole = _piece(ink, box)
-    options = [[whole]] if whole else []
-    if expected < 1.3:
-        return options
-    profile = (ink > 0.05).sum(axis=0).astype(np.float32)
-    hi = min(max_split, max(2, int(np.ceil(expected)) + 1))
-    for n in range(2, hi + 1):
-        cuts = _cut_columns(profile, n)
-        if not cuts:
-            continue
-        pieces = []
-        for c0, c1 in itertools.pairwise(cuts):
-            part = _piece(ink[:, c0:c1], Box(box.x + c0, box.y, c1 - c0, box.height))
-            if part is None or part.box.width < 2:
+    if not wide:
+        return [0, box.width], ({(0, 1): whole} if whole else {})
+    cuts = candidate_cuts(ink, box.height)
+    pieces: dict[tuple[int, int], Piece] = {(0, len(cuts) - 1): whole} if whole else {}
+    for i in range(len(cuts) - 1):
+        for j in range(i + 1, min(len(cuts), i + 5)):
+            width = cuts[j] - cuts[i]
+            if width > 1.4 * box.height:
                 break
-            pieces.append(part)
-        else:
-            options.append(pieces)
-    return options
+            part = _piece(ink[:, cuts[i] : cuts[j]], Box(box.x + cuts[i], box.y, width, box.height))
+            if part is not None:
+                pieces[(i, j)] = part
+    return cuts, pieces
 
 
-def segment_digits(ink: InkMap, max_split: int = 8) -> list[Segment]:
+def segment_digits(ink: InkMap) -> list[Segment]:
     """Ink map -> digit segments in reading order (rows top to bottom, left to right)."""
     if not ink.mask.any():
         return []
@@ -234,22 +239,18 @@ def segment_digits(ink: InkMap, max_split: int = 8) -> list[Segment]:
 
     segments: list[Segment] = []
     for r, row in enumerate(rows):
-        row_boxes = [blobs[i][0] for i in row]
-        # Typical width of one digit in this row: blobs of single-digit proportions.
-        singles = [b.width for b in row_boxes if 0.4 <= b.width / max(b.height, 1) <= 1.0]
-        unit_w = float(statistics.median(singles)) if singles else 0.7 * ref_h
-        unit_w = min(max(unit_w, 0.5 * ref_h), 0.9 * ref_h)
         for i in row:
             box, ids = blobs[i]
             crop_labels = labels[box.y : box.bottom, box.x : box.right]
             own = crop_labels == ids[0] + 1
-            for i in ids[1:]:
-                own |= crop_labels == i + 1
+            for k in ids[1:]:
+                own |= crop_labels == k + 1
             # Keep the anti-aliased fringe around the strokes but not a neighbour's ink.
             own = cv2.dilate(own.view(np.uint8), _DILATE)
             piece_ink = ink.strength[box.y : box.bottom, box.x : box.right] * own
-            expected = box.width / unit_w
-            opts = _options(piece_ink, box, expected, max_split)
-            if opts:
-                segments.append(Segment(box=box, row=r, options=opts, expected_count=expected))
+            # Wider than one digit usually is: may hold several touching digits.
+            wide = box.width > 0.9 * max(box.height, 0.8 * ref_h)
+            cuts, pieces = _lattice(piece_ink, box, wide)
+            if pieces:
+                segments.append(Segment(box=box, row=r, cuts=cuts, pieces=pieces))
     return segments

@@ -60,7 +60,21 @@ def test_segment_digits_offers_splits_for_touching_digits(t10k) -> None:
             break
     segments = segment_digits(ink_map(page))
     assert len(segments) == 1
-    assert sorted(len(o) for o in segments[0].options)[:2] == [1, 2]
+    seg = segments[0]
+    last = len(seg.cuts) - 1
+    assert (0, last) in seg.pieces  # read whole ...
+    # ... or cut in two somewhere near the middle, where the digits meet.
+    middle = [k for k in range(1, last) if (0, k) in seg.pieces and (k, last) in seg.pieces]
+    assert any(0.3 < seg.cuts[k] / seg.box.width < 0.7 for k in middle)
+
+
+def test_best_path_prefers_confident_pieces_over_one_unsure_blob() -> None:
+    from app.digits.reader import best_path
+
+    scores = {(0, 2): -2.0, (0, 1): -0.02, (1, 2): -0.05}
+    assert best_path(scores, 2) == [(0, 1), (1, 2)]
+    scores = {(0, 2): -0.01, (0, 1): -0.4, (1, 2): -0.5}
+    assert best_path(scores, 2) == [(0, 2)]
 
 
 def test_segment_digits_drops_specks_of_noise(t10k) -> None:
