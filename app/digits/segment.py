@@ -249,7 +249,7 @@ def segment_digits(ink: InkMap) -> list[Segment]:
             own = cv2.dilate(own.view(np.uint8), _DILATE)
             piece_ink = ink.strength[box.y : box.bottom, box.x : box.right] * own
             # Wider than one digit usually is: may hold several touching digits.
-            wide = box.width > 0.9 * max(box.height, 0.8 * ref_h)
+            wide = box.width > 1.0 * max(box.height, 0.8 * ref_h)
             cuts, pieces = _lattice(piece_ink, box, wide)
             if pieces:
                 segments.append(Segment(box=box, row=r, cuts=cuts, pieces=pieces))
