@@ -14,7 +14,9 @@ from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
 # Log-probability each digit of a reading costs, so a cut must pay its way.
-DIGIT_COST = 0.3
+DIGIT_COST = 0.0
+# A blob much shorter than the page's digits is read only when at least this sure.
+STRAY_MARK_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class DigitReader:
             }
             for key in best_path(scores, len(seg.cuts) - 1):
                 k = row_of[(n, key)]
+                if seg.small and conf[k, 0] < STRAY_MARK_CONFIDENCE:
+                    continue
                 out.append(
                     ReadDigit(
                         label=self.labels[idx[k, 0]],

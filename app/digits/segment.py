@@ -60,6 +60,8 @@ class Segment:
     row: int
     cuts: list[int] = field(default_factory=list)
     pieces: dict[tuple[int, int], Piece] = field(default_factory=dict)
+    # Much shorter than the page's digits: a stray mark unless the classifier is sure.
+    small: bool = False
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray]:
@@ -252,5 +254,6 @@ def segment_digits(ink: InkMap) -> list[Segment]:
             wide = box.width > 1.0 * max(box.height, 0.8 * ref_h)
             cuts, pieces = _lattice(piece_ink, box, wide)
             if pieces:
-                segments.append(Segment(box=box, row=r, cuts=cuts, pieces=pieces))
+                small = box.height < 0.55 * ref_h
+                segments.append(Segment(box=box, row=r, cuts=cuts, pieces=pieces, small=small))
     return segments
