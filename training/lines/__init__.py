@@ -1,0 +1,1 @@
+"""Synthetic handwritten lines for the CRNN: sources, glyph rendering, line composition."""
