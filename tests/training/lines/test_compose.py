@@ -1,0 +1,41 @@
+"""Line composition from real glyph sources."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import ASSETS
+from training import mnist
+from training.lines import fonts
+from training.lines.compose import GlyphSources, compose_line, font_has
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> GlyphSources:
+    pin = {"fontpkg-caveat==2.0": fonts.PYPI_TRAIN["fontpkg-caveat==2.0"]}
+    latin = fonts.fetch_pypi_fonts(pin, tmp_path_factory.mktemp("fonts"))
+    images, labels = mnist.load("t10k", ASSETS / "mnist")
+    return GlyphSources(
+        latin_fonts=latin, hanzi_root=ASSETS / "hanzi", mnist_images=images, mnist_labels=labels
+    )
+
+
+def test_font_has_reads_the_cmap(sources: GlyphSources) -> None:
+    font = sources.latin_fonts[0]
+    assert font_has(font, "A") and font_has(font, "7")
+    assert not font_has(font, "订")
+
+
+def test_compose_line_writes_mixed_text_at_the_requested_height(sources: GlyphSources) -> None:
+    rng = np.random.default_rng(0)
+    img = compose_line("号 A12 345 订", sources, rng, height=48)
+    assert img.dtype == np.uint8 and img.shape[0] == 48
+    assert img.shape[1] > 6 * 20  # eight glyphs and spaces
+    dark = img < np.median(img) - 40
+    assert 0.02 < dark.mean() < 0.4  # ink on paper, not a blank or a blot
+    again = compose_line("号 A12 345 订", sources, np.random.default_rng(0), height=48)
+    assert np.array_equal(img, again)  # deterministic by seed
+
+
+def test_compose_line_refuses_a_character_no_source_draws(sources: GlyphSources) -> None:
+    with pytest.raises(ValueError, match="no glyph source"):
+        compose_line("鑫", sources, np.random.default_rng(0))

@@ -1,0 +1,167 @@
+"""Compose a handwritten-looking line image from per-character glyphs.
+
+Glyph sources: real MNIST digits (train split for training, t10k for evaluation), Chinese
+characters from stroke centre-lines or Kaiti fonts, Latin letters and punctuation from
+handwriting fonts. Then: a drifting baseline, per-glyph scale and rotation, spacing from wide
+to touching, paper, ink colour, pen thickness, blur, noise, JPEG, slight rotation/perspective.
+"""
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from training.lines.hanzi import render_hanzi
+
+EM = 64  # glyphs are rendered with a 64-pixel em, then the line is scaled to its height
+
+
+@lru_cache(maxsize=64)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+@lru_cache(maxsize=64)
+def _cmap(path: str) -> frozenset[int]:
+    from fontTools.ttLib import TTFont  # ships with matplotlib (train extra)
+
+    font = TTFont(path, fontNumber=0, lazy=True)
+    return frozenset(font.getBestCmap() or {})
+
+
+def font_has(path: Path, char: str) -> bool:
+    """Whether the font maps `char` to a glyph of its own (no .notdef box)."""
+    return ord(char) in _cmap(str(path))
+
+
+def font_glyph(path: Path, char: str) -> tuple[np.ndarray, int]:
+    """(ink, baseline row) of one character drawn with a font at EM pixels."""
+    font = _font(str(path), EM)
+    img = Image.new("L", (EM * 2, EM * 2), 0)
+    ImageDraw.Draw(img).text((EM // 2, EM + EM // 4), char, fill=255, font=font, anchor="ls")
+    ink = np.asarray(img, np.float32) / 255.0
+    ys, xs = np.nonzero(ink > 0.05)
+    if ys.size == 0:
+        return np.zeros((1, max(1, EM // 4)), np.float32), 0
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return crop, EM + EM // 4 - int(ys.min())
+
+
+@dataclass
+class GlyphSources:
+    """Where each kind of character comes from."""
+
+    latin_fonts: list[Path]
+    chinese_fonts: list[Path] = field(default_factory=list)
+    hanzi_root: Path | None = None
+    mnist_images: np.ndarray | None = None  # N x 28 x 28 uint8
+    mnist_labels: np.ndarray | None = None
+    _by_digit: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def digit(self, d: int, rng: np.random.Generator) -> np.ndarray | None:
+        if self.mnist_images is None or self.mnist_labels is None:
+            return None
+        if not self._by_digit:
+            self._by_digit = {k: np.nonzero(self.mnist_labels == k)[0] for k in range(10)}
+        img = self.mnist_images[rng.choice(self._by_digit[d])].astype(np.float32) / 255.0
+        ys, xs = np.nonzero(img > 0.05)
+        return img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def _glyph(char: str, src: GlyphSources, rng: np.random.Generator, cap: int):
+    """(ink, baseline offset from its bottom) for one character at cap height `cap`."""
+    if char.isdigit() and src.mnist_images is not None and rng.random() < 0.8:
+        g = src.digit(int(char), rng)
+        if g is not None:
+            g = cv2.resize(g, (max(1, round(g.shape[1] * cap / g.shape[0])), cap))
+            return g, 0
+    if "\u4e00" <= char <= "\u9fff":
+        if src.hanzi_root is not None and (not src.chinese_fonts or rng.random() < 0.7):
+            g = render_hanzi(char, src.hanzi_root, round(cap * 1.25), rng)
+            if g is not None:
+                return _trim(g), round(cap * 0.12)
+        fonts = [f for f in src.chinese_fonts if font_has(f, char)]
+    else:
+        fonts = [f for f in src.latin_fonts if font_has(f, char)]
+        if not fonts:
+            fonts = [f for f in src.chinese_fonts if font_has(f, char)]
+    if not fonts:
+        raise ValueError(f"no glyph source draws {char!r}")
+    ink, base = font_glyph(fonts[rng.integers(len(fonts))], char)
+    ref = _font(str(fonts[0]), EM).getbbox("H", anchor="ls")
+    scale = cap / max(1, -ref[1])
+    size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    return cv2.resize(ink, size, interpolation=cv2.INTER_AREA), round((ink.shape[0] - base) * scale)
+
+
+def _trim(g: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(g > 0.05)
+    return g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] if ys.size else g
+
+
+def compose_line(
+    text: str, src: GlyphSources, rng: np.random.Generator, height: int = 48
+) -> np.ndarray:
+    """Grayscale uint8 image of `text` written by hand, `height` pixels tall (dark ink)."""
+    cap = 40
+    slant = rng.normal(0, 0.12)
+    spacing = rng.uniform(-0.06, 0.35)  # negative: neighbours touch
+    canvas_h = cap * 3
+    pieces = []
+    x = cap // 2
+    drift = 0.0
+    for ch in text:
+        if ch == " ":
+            x += round(cap * rng.uniform(0.35, 0.7))
+            continue
+        g, below = _glyph(ch, src, rng, max(8, round(cap * rng.uniform(0.85, 1.1))))
+        if ch in "，。、,.":
+            g = cv2.resize(g, (max(1, g.shape[1]), max(1, g.shape[0])))
+        m = np.float32([[1, -slant, slant * g.shape[0]], [0, 1, 0]])
+        g = cv2.warpAffine(g, m, (g.shape[1] + int(abs(slant) * g.shape[0]) + 1, g.shape[0]))
+        drift += rng.normal(0, 0.8)
+        baseline = cap * 2 + round(drift)
+        top = baseline - g.shape[0] + below
+        pieces.append((g, x, top))
+        x += g.shape[1] + round(cap * spacing * rng.uniform(0.5, 1.5))
+    width = max([x + cap // 2] + [px + g.shape[1] + 1 for g, px, _ in pieces])
+    ink = np.zeros((canvas_h, width), np.float32)
+    for g, px, top in pieces:
+        top = min(max(top, 0), canvas_h - g.shape[0])
+        region = ink[top : top + g.shape[0], px : px + g.shape[1]]
+        np.maximum(region, g[: region.shape[0], : region.shape[1]], out=region)
+    ys = np.nonzero(ink.max(axis=1) > 0.05)[0]
+    if ys.size:
+        pad = cap // 4
+        ink = ink[max(0, ys.min() - pad) : ys.max() + 1 + pad]
+    return _render(ink, rng, height)
+
+
+def _render(ink: np.ndarray, rng: np.random.Generator, height: int) -> np.ndarray:
+    """Ink -> paper photo/scan at `height` pixels: pen, paper, light, blur, noise, JPEG."""
+    k = rng.integers(-1, 2)
+    if k > 0:
+        ink = cv2.dilate(ink, np.ones((2, 2), np.uint8))
+    elif k < 0:
+        ink = cv2.erode(ink, np.ones((2, 2), np.uint8)) * 0.5 + ink * 0.5
+    h, w = ink.shape
+    angle = rng.normal(0, 1.2)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    ink = cv2.warpAffine(ink, m, (w, h))
+    paper = rng.uniform(170, 255)
+    ink_level = rng.uniform(0, 90)
+    light = 1.0 - rng.uniform(0, 0.25) * np.linspace(0, 1, w)[None, :] ** rng.uniform(0.5, 2)
+    img = (paper * light) * (1 - ink) + ink_level * ink
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), rng.uniform(0.3, 1.2))
+    img += rng.normal(0, rng.uniform(0, 8), img.shape)
+    out_w = max(8, round(w * height / h))
+    img = cv2.resize(
+        np.clip(img, 0, 255).astype(np.uint8), (out_w, height), interpolation=cv2.INTER_AREA
+    )
+    if rng.random() < 0.5:
+        _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 95))])
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return img
