@@ -1,0 +1,35 @@
+"""Line normalisation shared by the CRNN's training and the service: ink strength (the same
+binarisation as /digits), cropped to its rows, scaled to a fixed height, padded into batches."""
+
+import cv2
+import numpy as np
+
+from app.vision.binarize import ink_map
+
+
+def normalize_line(gray: np.ndarray, height: int) -> np.ndarray:
+    """Grayscale line image (any polarity) -> height x W float32 ink strength in [0, 1]."""
+    strength = ink_map(gray).strength
+    rows = np.nonzero(strength.max(axis=1) > 0.05)[0]
+    cols = np.nonzero(strength.max(axis=0) > 0.05)[0]
+    if rows.size == 0:
+        return np.zeros((height, height // 4), np.float32)
+    pad = max(1, (rows[-1] - rows[0] + 1) // 10)  # a margin, as in training crops
+    y0, y1 = max(0, rows[0] - pad), min(strength.shape[0], rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(strength.shape[1], cols[-1] + 1 + pad)
+    crop = strength[y0:y1, x0:x1]
+    width = max(height // 4, round(crop.shape[1] * height / crop.shape[0]))
+    interp = cv2.INTER_AREA if crop.shape[0] > height else cv2.INTER_LINEAR
+    return cv2.resize(crop, (width, height), interpolation=interp)
+
+
+def to_batch(lines: list[np.ndarray], mean: float, std: float, multiple: int = 4) -> np.ndarray:
+    """Lines of one height -> N x 1 x H x W batch, right-padded with paper to the widest
+    (rounded up to `multiple`, the model's horizontal stride)."""
+    height = lines[0].shape[0]
+    width = max(line.shape[1] for line in lines)
+    width = -(-width // multiple) * multiple
+    batch = np.zeros((len(lines), 1, height, width), np.float32)
+    for i, line in enumerate(lines):
+        batch[i, 0, :, : line.shape[1]] = line
+    return (batch - mean) / std
