@@ -1,0 +1,85 @@
+"""CRNN smoke run on real glyph sources -> ONNX with dynamic batch and width -> parity."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from app.core.engine import EngineOptions, OnnxModel
+from app.lines.charset import build_charset
+from tests.conftest import ASSETS
+from training import crnn, mnist
+from training.lines import fonts
+from training.lines.compose import GlyphSources
+from training.lines.text import TextSampler
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("crnn")
+    pin = {"fontpkg-caveat==2.0": fonts.PYPI_TRAIN["fontpkg-caveat==2.0"]}
+    latin = fonts.fetch_pypi_fonts(pin, out / "fonts")
+    images, labels = mnist.load("t10k", ASSETS / "mnist")
+    sampler = TextSampler(ASSETS / "jieba-mini.txt", set(build_charset()))
+    sources = GlyphSources(latin_fonts=latin, mnist_images=images, mnist_labels=labels)
+    contexts = {
+        "train": {"sampler": sampler, "sources": sources, "kinds": ("number", "latin")},
+        "digits": {"sampler": sampler, "sources": sources, "kinds": ("number",)},
+    }
+    crnn.main(
+        [
+            "--lines",
+            "40",
+            "--eval-lines",
+            "8",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--workers",
+            "2",
+            "--dry-run",
+            "--quiet",
+            "--cache",
+            str(out / "cache"),
+            "--checkpoint",
+            str(out / "last.pt"),
+            "--out",
+            str(out),
+        ],
+        contexts,
+    )
+    return out
+
+
+def test_crnn_smoke_run_exports_with_metadata(smoke_run: Path) -> None:
+    model = onnx.load(str(smoke_run / "crnn.onnx"))
+    onnx.checker.check_model(model)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert {"charset", "height", "mean", "std", "stride"} <= set(meta)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and dims[3].dim_param  # dynamic batch and width
+    assert (smoke_run / "cache").is_dir() and list((smoke_run / "cache").glob("*.npz"))
+
+
+def test_crnn_onnx_matches_pytorch_at_two_widths(smoke_run: Path) -> None:
+    charset = build_charset()
+    net = crnn.CRNN(len(charset), 32)
+    net.load_state_dict(torch.load(smoke_run / "last.pt", weights_only=False)["model"])
+    net.eval()
+    model = OnnxModel(smoke_run / "crnn.onnx", EngineOptions("cpu"), ("charset", "height"))
+    rng = np.random.default_rng(0)
+    for width in (64, 200):
+        x = rng.normal(0, 1, (2, 1, 32, width)).astype(np.float32)
+        with torch.no_grad():
+            expected = net(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(model.run(x), expected, atol=1e-4, rtol=1e-3)
+        assert expected.shape == (2, width // 4, len(charset))
+
+
+def test_edit_distance_counts_insertions_deletions_substitutions() -> None:
+    assert crnn.edit_distance("订单号", "订单号") == 0
+    assert crnn.edit_distance("A123", "A1234") == 1
+    assert crnn.edit_distance("kitten", "sitting") == 3

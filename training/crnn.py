@@ -1,0 +1,340 @@
+"""Train the CRNN line recogniser (conv features -> 2-layer BiLSTM -> CTC) on synthetic lines.
+
+    python -m training.crnn --lines 200000 --epochs 10 --out models/
+
+Lines are rendered once into a cache (all cores, deterministic by seed) and reused; every
+epoch is evaluated on the held-out sets (reserved fonts, MNIST t10k digits).
+"""
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import math
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from app.lines.charset import build_charset
+from app.lines.ctc import greedy_decode, log_softmax
+from app.lines.preprocess import normalize_line, to_batch
+from training.onnx_utils import add_metadata
+
+MEAN, STD = 0.1, 0.3  # of normalised line ink; stored in the ONNX metadata
+STRIDE = 4  # input columns per output frame
+
+
+class CRNN(nn.Module):
+    """N x 1 x H x W -> N x W/4 x classes logits (H = 32 or 48)."""
+
+    def __init__(self, classes: int, height: int = 32, hidden: int = 256) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int, pool: tuple[int, int] | None) -> list[nn.Module]:
+            layers: list[nn.Module] = [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
+            return [*layers, nn.MaxPool2d(pool, pool)] if pool else layers
+
+        self.features = nn.Sequential(
+            *block(1, 64, (2, 2)),  # H/2, W/2
+            *block(64, 128, (2, 2)),  # H/4, W/4
+            *block(128, 256, None),
+            *block(256, 256, (2, 1)),  # H/8
+            *block(256, 256, None),
+            *block(256, 256, (2, 1)),  # H/16
+        )
+        self.collapse = nn.Conv2d(256, 256, (height // 16, 1))  # -> 1 row
+        self.rnn = nn.LSTM(
+            256, hidden, num_layers=2, bidirectional=True, batch_first=True, dropout=0.1
+        )
+        self.head = nn.Linear(2 * hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = F.relu(self.collapse(self.features(x)))  # N x 256 x 1 x W/4
+        seq = f.squeeze(2).permute(0, 2, 1)  # N x 256 x T -> N x T x 256
+        out, _ = self.rnn(seq)  # N x T x 2*hidden
+        return self.head(out)  # N x T x classes
+
+
+# What the render workers draw from; set before the pool forks so nothing big is pickled.
+_CONTEXT: dict = {}
+
+
+def render_shard(job: tuple[int, int, int]) -> tuple[list[np.ndarray], list[str]]:
+    """Render `count` lines for seed `seed` (one worker's share); returns normalised lines."""
+    from training.lines.compose import compose_line
+
+    seed, count, height = job
+    rng = np.random.default_rng(seed)
+    sampler, sources = _CONTEXT["sampler"], _CONTEXT["sources"]
+    kinds = [
+        getattr(sampler, k) for k in _CONTEXT.get("kinds", ("chinese", "number", "latin", "mixed"))
+    ]
+    images, texts = [], []
+    while len(texts) < count:
+        text = kinds[rng.integers(len(kinds))](rng)
+        try:
+            img = compose_line(text, sources, rng)
+        except ValueError:
+            continue  # a character no source of this split can draw
+        images.append(normalize_line(img, height))
+        texts.append(text)
+    return images, texts
+
+
+def build_cache(
+    path: Path, count: int, seed: int, split: str, height: int, ctx: dict, workers: int
+) -> tuple[list[np.ndarray], list[str]]:
+    """Render (or load) `count` lines; shards run on every core, then are cached as .npz."""
+    if path.is_file():
+        data = np.load(path)
+        edges = np.concatenate([[0], np.cumsum(data["widths"])])
+        pixels = data["pixels"].astype(np.float32) / 255.0  # H x sum(W), lines side by side
+        images = [pixels[:, a:b] for a, b in itertools.pairwise(edges)]
+        return images, [str(t) for t in data["texts"]]
+    per = 500
+    jobs = [
+        (seed * 100_003 + k, min(per, count - k * per), height)
+        for k in range(math.ceil(count / per))
+    ]
+    images: list[np.ndarray] = []
+    texts: list[str] = []
+    _CONTEXT.clear()
+    _CONTEXT.update(ctx)
+    with mp.get_context("fork").Pool(workers) as pool:
+        for imgs, txts in tqdm(
+            pool.imap(render_shard, jobs), total=len(jobs), desc=f"render {split}"
+        ):
+            images += imgs
+            texts += txts
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        pixels=np.round(np.concatenate(images, axis=1) * 255).astype(np.uint8),
+        widths=np.array([im.shape[1] for im in images]),
+        texts=np.array(texts),
+    )
+    return build_cache(path, count, seed, split, height, ctx, workers)  # as later runs see it
+
+
+def encode(texts: list[str], index: dict[str, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    targets = [index[c] for t in texts for c in t]
+    return torch.tensor(targets, dtype=torch.long), torch.tensor([len(t) for t in texts])
+
+
+def train(
+    model: CRNN,
+    data: tuple[list[np.ndarray], list[str]],
+    index: dict[str, int],
+    opt: torch.optim.Optimizer,
+    args: argparse.Namespace,
+    rng: np.random.Generator,
+) -> float:
+    """One epoch; batches of similar widths to limit padding."""
+    model.train()
+    images, texts = data
+    order = np.argsort([im.shape[1] for im in images], kind="stable")
+    batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
+    rng.shuffle(batches)
+    total = 0.0
+    for n, idx in enumerate(tqdm(batches, desc="train", leave=False, disable=args.quiet)):
+        x = torch.from_numpy(to_batch([images[i] for i in idx], MEAN, STD, STRIDE)).to(args.device)
+        targets, lengths = encode([texts[i] for i in idx], index)
+        logp = model(x).log_softmax(2).permute(1, 0, 2)  # T x N x C, as CTC wants
+        frames = torch.full((len(idx),), logp.shape[0], dtype=torch.long)
+        loss = F.ctc_loss(logp, targets, frames, lengths, blank=0, zero_infinity=True)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        total += float(loss.detach())
+        if args.dry_run and n >= 1:
+            break
+    return total / max(1, len(batches))
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+@torch.no_grad()
+def evaluate(
+    model: CRNN, data: tuple[list[np.ndarray], list[str]], charset: list[str], device: str
+) -> float:
+    """Character error rate (edit distance / reference length) with the service's decoder."""
+    model.eval()
+    images, texts = data
+    errors = chars = 0
+    for start in range(0, len(images), 64):
+        x = torch.from_numpy(to_batch(images[start : start + 64], MEAN, STD, STRIDE)).to(device)
+        logits = model(x).cpu().numpy()
+        for k, text in enumerate(texts[start : start + 64]):
+            width = images[start + k].shape[1] // STRIDE + 1
+            got = "".join(charset[c.index] for c in greedy_decode(log_softmax(logits[k, :width])))
+            errors += edit_distance(got, text)
+            chars += len(text)
+    return errors / max(1, chars)
+
+
+def export_onnx(
+    model: CRNN, path: Path, charset: list[str], height: int, extra: dict[str, object]
+) -> None:
+    """ONNX with dynamic batch and width; charset, height and normalisation in the metadata."""
+    model = model.cpu().eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 1, height, 128),),
+        str(path),
+        dynamo=False,
+        input_names=["input"],
+        output_names=["logits"],
+        opset_version=17,
+        dynamic_axes={"input": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "frames"}},
+    )
+    add_metadata(
+        path,
+        {
+            "name": "crnn",
+            "charset": charset,
+            "height": height,
+            "mean": MEAN,
+            "std": STD,
+            "stride": STRIDE,
+            **extra,
+        },
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--lines", type=int, default=200_000, help="training lines to render")
+    p.add_argument("--eval-lines", type=int, default=300, help="lines per held-out set")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--height", type=int, default=32, choices=[32, 48])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=mp.cpu_count())
+    p.add_argument("--cache", type=Path, default=Path("data/lines"))
+    p.add_argument("--sources", type=Path, default=Path("data/sources"))
+    p.add_argument("--checkpoint", type=Path, default=Path("runs/crnn/last.pt"))
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--out", type=Path, default=Path("models"))
+    p.add_argument("--dry-run", action="store_true", help="two batches per epoch")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p.parse_args(argv)
+
+
+def main(
+    argv: list[str] | None = None, contexts: dict[str, dict] | None = None
+) -> dict[str, float]:
+    """Train, evaluate on every held-out set each epoch, export. `contexts` maps a split name
+    ('train' or a held-out set) to {'sampler', 'sources'}; built from the real sources when
+    None (see training.lines)."""
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    charset = build_charset()
+    index = {c: i for i, c in enumerate(charset) if i}
+    if contexts is None:
+        from training.lines.sets import real_contexts
+
+        contexts = real_contexts(args.sources, charset)
+    train_data = build_cache(
+        args.cache / f"train-{args.lines}-{args.height}-{args.seed}.npz",
+        args.lines,
+        args.seed,
+        "train",
+        args.height,
+        contexts["train"],
+        args.workers,
+    )
+    held_out = {
+        name: build_cache(
+            args.cache / f"{name}-{args.eval_lines}-{args.height}.npz",
+            args.eval_lines,
+            7919,
+            name,
+            args.height,
+            ctx,
+            args.workers,
+        )
+        for name, ctx in contexts.items()
+        if name != "train"
+    }
+    model = CRNN(len(charset), args.height).to(args.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    start, history, wall = 1, [], 0.0
+    if args.resume and args.checkpoint.is_file():
+        state = torch.load(args.checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        start, history, wall = state["epoch"] + 1, state["history"], state["wall"]
+    for epoch in range(start, args.epochs + 1):
+        for group in opt.param_groups:  # cosine decay, recomputed so resuming is exact
+            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / args.epochs))
+        t0 = time.time()
+        loss = train(model, train_data, index, opt, args, rng)
+        wall += time.time() - t0
+        cer = {name: evaluate(model, data, charset, args.device) for name, data in held_out.items()}
+        history.append({"epoch": epoch, "loss": loss, "cer": cer})
+        print(
+            f"epoch {epoch}: loss {loss:.3f} CER "
+            + " ".join(f"{k} {100 * v:.2f}%" for k, v in cer.items()),
+            flush=True,
+        )
+        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "epoch": epoch,
+                "history": history,
+                "wall": wall,
+            },
+            args.checkpoint,
+        )
+    final = history[-1]["cer"] if history else {}
+    export_onnx(
+        model,
+        args.out / "crnn.onnx",
+        charset,
+        args.height,
+        {"version": dt.date.today().isoformat(), "cer": final},
+    )
+    (args.out / "crnn.json").write_text(
+        json.dumps(
+            {
+                "command": "python -m training.crnn "
+                + " ".join(argv if argv is not None else sys.argv[1:]),
+                "wall_s": wall,
+                "history": history,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    return final
+
+
+if __name__ == "__main__":
+    main()

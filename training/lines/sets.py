@@ -1,0 +1,48 @@
+"""The training split and the held-out evaluation sets, each tied to its own sources.
+
+Held-out sets use only reserved sources: the evaluation fonts and MNIST t10k digits.
+"""
+
+from pathlib import Path
+
+from training import mnist
+from training.lines import fonts
+from training.lines.compose import GlyphSources
+from training.lines.sources import fetch_hanzi
+from training.lines.text import TextSampler, fetch_jieba_dict
+
+
+def real_contexts(cache: Path, charset: list[str]) -> dict[str, dict]:
+    """{'train': ..., 'digits': ..., 'latin': ..., 'chinese': ..., 'mixed': ...} render contexts."""
+    sampler = TextSampler(fetch_jieba_dict(cache), set(charset))
+    hanzi = fetch_hanzi(cache)
+    train_images, train_labels = mnist.load("train")
+    test_images, test_labels = mnist.load("t10k")
+    train_sources = GlyphSources(
+        latin_fonts=fonts.fetch_pypi_fonts(fonts.PYPI_TRAIN, cache)
+        + fonts.debian_fonts(fonts.DEBIAN_TRAIN_LATIN),
+        chinese_fonts=fonts.debian_fonts(fonts.DEBIAN_TRAIN_CHINESE),
+        hanzi_root=hanzi,
+        mnist_images=train_images,
+        mnist_labels=train_labels,
+    )
+    eval_fonts = fonts.fetch_pypi_fonts(fonts.PYPI_EVAL, cache) + fonts.debian_fonts(
+        fonts.DEBIAN_EVAL
+    )
+    eval_sources = GlyphSources(
+        latin_fonts=eval_fonts,
+        chinese_fonts=eval_fonts,
+        hanzi_root=None,
+        mnist_images=test_images,
+        mnist_labels=test_labels,
+    )
+    digits_only = GlyphSources(
+        latin_fonts=eval_fonts, mnist_images=test_images, mnist_labels=test_labels
+    )
+    return {
+        "train": {"sampler": sampler, "sources": train_sources},
+        "digits": {"sampler": sampler, "sources": digits_only, "kinds": ("number",)},
+        "latin": {"sampler": sampler, "sources": eval_sources, "kinds": ("latin",)},
+        "chinese": {"sampler": sampler, "sources": eval_sources, "kinds": ("chinese",)},
+        "mixed": {"sampler": sampler, "sources": eval_sources, "kinds": ("mixed",)},
+    }
