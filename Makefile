@@ -41,7 +41,7 @@ eval: $(VENV)/.dev-deps  ## exact-string accuracy of /digits on images built fro
 	$(BIN)/python bench/eval_digits.py --count 1000
 
 train-lenet5: $(VENV)/.dev-deps
-	$(BIN)/python -m training.lenet5 --epochs 30 --seed 1 --out models/
+	$(BIN)/python -m training.lenet5 --epochs 28 --seed 1 --width 2 --out models/
 
 docker-up:
 	docker compose up -d --build --wait

@@ -249,7 +249,10 @@ The real MNIST (LeCun, Cortes, Burges; licensed CC BY-SA 3.0): 60,000 training d
 Training digits are distorted on the fly (rotation +-12 deg, scale 0.85-1.15, slant, elastic
 warp, thicker/thinner strokes, hard binarisation) and then re-normalised by the service's own
 `app.digits.preprocess.normalize_digit`, so training sees digits exactly as the service
-prepares them.
+prepares them. With `--outliers` > 0 each batch also holds non-digits the segmenter can
+produce (halves of digits, touching pairs) trained towards a flat output (outlier exposure),
+and some digits carry a sliver of a neighbour (label kept): the confidence then tells the
+service where to cut touching digits. Outlier share: {info.get("outliers", 0)}.
 
 ## Reproduce
 ```
@@ -365,6 +368,7 @@ def main(argv: list[str] | None = None) -> float:
     info = {
         "variant": args.variant,
         "width": args.width,
+        "outliers": args.outliers,
         "test_error": err,
         "test_errors": round(err * len(y_test)),
         "parameters": sum(p.numel() for p in model.parameters()),
