@@ -37,15 +37,17 @@ def font_has(path: Path, char: str) -> bool:
     return ord(char) in _cmap(str(path))
 
 
-def font_glyph(path: Path, char: str) -> tuple[np.ndarray, int]:
-    """(ink, baseline row) of one character drawn with a font at EM pixels."""
+@lru_cache(maxsize=65536)
+def font_glyph(path: Path, char: str) -> tuple[np.ndarray, int] | None:
+    """(ink, baseline row) of one character drawn with a font at EM pixels; None where the
+    font maps the character to an empty glyph (some fonts do, for characters they lack)."""
     font = _font(str(path), EM)
     img = Image.new("L", (EM * 2, EM * 2), 0)
     ImageDraw.Draw(img).text((EM // 2, EM + EM // 4), char, fill=255, font=font, anchor="ls")
     ink = np.asarray(img, np.float32) / 255.0
     ys, xs = np.nonzero(ink > 0.05)
-    if ys.size == 0:
-        return np.zeros((1, max(1, EM // 4)), np.float32), 0
+    if ys.size < 4:
+        return None
     crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     return crop, EM + EM // 4 - int(ys.min())
 
@@ -90,9 +92,23 @@ def _glyph(char: str, src: GlyphSources, rng: np.random.Generator, cap: int):
             fonts = [f for f in src.chinese_fonts if font_has(f, char)]
     if not fonts:
         raise ValueError(f"no glyph source draws {char!r}")
-    ink, base = font_glyph(fonts[rng.integers(len(fonts))], char)
-    ref = _font(str(fonts[0]), EM).getbbox("H", anchor="ls")
-    scale = cap / max(1, -ref[1])
+    drawn = None
+    for k in rng.permutation(len(fonts)):
+        font = fonts[k]
+        drawn = font_glyph(font, char)
+        if drawn is not None:
+            break
+    if drawn is None:
+        raise ValueError(f"no glyph source draws {char!r}")
+    ink, base = drawn
+    if "\u4e00" <= char <= "\u9fff":
+        scale = 1.15 * cap / EM  # a hanzi fills most of the em square
+    else:
+        # Latin: scale the font's own capital height to `cap`.
+        ref = (
+            -_font(str(font), EM).getbbox("H", anchor="ls")[1] if font_has(font, "H") else 0.7 * EM
+        )
+        scale = cap / max(ref, 0.3 * EM)
     size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
     return cv2.resize(ink, size, interpolation=cv2.INTER_AREA), round((ink.shape[0] - base) * scale)
 
@@ -130,6 +146,7 @@ def compose_line(
     width = max([x + cap // 2] + [px + g.shape[1] + 1 for g, px, _ in pieces])
     ink = np.zeros((canvas_h, width), np.float32)
     for g, px, top in pieces:
+        g = g[:canvas_h]
         top = min(max(top, 0), canvas_h - g.shape[0])
         region = ink[top : top + g.shape[0], px : px + g.shape[1]]
         np.maximum(region, g[: region.shape[0], : region.shape[1]], out=region)
