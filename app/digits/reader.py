@@ -14,7 +14,7 @@ from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
 # Log-probability each digit of a reading costs, so a cut must pay its way.
-DIGIT_COST = 0.0
+DIGIT_COST = 0.3
 # A blob much shorter than the page's digits is read only when at least this sure.
 STRAY_MARK_CONFIDENCE = 0.5
 

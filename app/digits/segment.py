@@ -200,6 +200,33 @@ def _piece(ink: np.ndarray, box: Box) -> Piece | None:
     return Piece(Box(box.x + x, box.y + y, w, h), ink[y : y + h, x : x + w], prior)
 
 
+def cut_path(ink: np.ndarray, start: int, reach: int, turn_cost: float = 0.15) -> np.ndarray:
+    """The least-inked top-to-bottom path near column `start` (dynamic programming, one
+    column of drift per row at most): a curved cut that slips between leaning or touching
+    digits where a straight one would slice through them. Returns its column on each row."""
+    h, w = ink.shape
+    lo, hi = max(0, start - reach), min(w, start + reach + 1)
+    band = ink[:, lo:hi].astype(np.float32)
+    n = hi - lo
+    # Drifting away from the start costs a little, so flat regions keep the cut straight.
+    drift = 0.02 * np.abs(np.arange(lo, hi) - start).astype(np.float32)
+    cost = band[0] + drift
+    back = np.zeros((h, n), np.int8)
+    for y in range(1, h):
+        left = np.concatenate([[np.inf], cost[:-1]]) + turn_cost
+        right = np.concatenate([cost[1:], [np.inf]]) + turn_cost
+        stacked = np.stack([left, cost, right])  # 3 x n: came from x-1, x, x+1
+        move = stacked.argmin(axis=0)
+        cost = stacked[move, np.arange(n)] + band[y] + drift
+        back[y] = move.astype(np.int8) - 1
+    path = np.empty(h, np.int64)
+    x = int(cost.argmin())
+    for y in range(h - 1, -1, -1):
+        path[y] = x
+        x += int(back[y, x])
+    return path + lo
+
+
 def _lattice(
     ink: np.ndarray, box: Box, wide: bool
 ) -> tuple[list[int], dict[tuple[int, int], Piece]]:
@@ -207,14 +234,21 @@ def _lattice(
     whole = _piece(ink, box)
     if not wide:
         return [0, box.width], ({(0, 1): whole} if whole else {})
+    h, w = ink.shape
     cuts = candidate_cuts(ink, box.height)
+    reach = max(1, round(0.3 * h))
+    paths = [np.zeros(h, np.int64)]
+    paths += [cut_path(ink, c, reach) for c in cuts[1:-1]]
+    paths.append(np.full(h, w, np.int64))
+    cols = np.arange(w)
     pieces: dict[tuple[int, int], Piece] = {(0, len(cuts) - 1): whole} if whole else {}
     for i in range(len(cuts) - 1):
         for j in range(i + 1, min(len(cuts), i + 5)):
-            width = cuts[j] - cuts[i]
-            if width > 1.4 * box.height:
+            if cuts[j] - cuts[i] > 1.4 * box.height:
                 break
-            part = _piece(ink[:, cuts[i] : cuts[j]], Box(box.x + cuts[i], box.y, width, box.height))
+            # H x W mask of the columns between the two curved cuts, row by row.
+            between = (cols[None, :] >= paths[i][:, None]) & (cols[None, :] < paths[j][:, None])
+            part = _piece(ink * between, box)
             if part is not None:
                 pieces[(i, j)] = part
     return cuts, pieces
