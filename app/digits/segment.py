@@ -200,31 +200,36 @@ def _piece(ink: np.ndarray, box: Box) -> Piece | None:
     return Piece(Box(box.x + x, box.y + y, w, h), ink[y : y + h, x : x + w], prior)
 
 
-def cut_path(ink: np.ndarray, start: int, reach: int, turn_cost: float = 0.15) -> np.ndarray:
-    """The least-inked top-to-bottom path near column `start` (dynamic programming, one
-    column of drift per row at most): a curved cut that slips between leaning or touching
-    digits where a straight one would slice through them. Returns its column on each row."""
+def cut_paths(
+    ink: np.ndarray, starts: list[int], reach: int, turn_cost: float = 0.15
+) -> np.ndarray:
+    """The least-inked top-to-bottom path near each start column (dynamic programming, at
+    most one column of drift per row): curved cuts that slip between leaning or touching
+    digits where straight ones would slice through them. Returns K x H path columns; all
+    K paths are found in one pass over the rows."""
     h, w = ink.shape
-    lo, hi = max(0, start - reach), min(w, start + reach + 1)
-    band = ink[:, lo:hi].astype(np.float32)
-    n = hi - lo
+    n = 2 * reach + 1
+    padded = np.pad(ink.astype(np.float32), ((0, 0), (reach, reach)), constant_values=np.inf)
+    cols = np.asarray(starts)[:, None] + np.arange(n)[None, :]  # K x n, padded coordinates
+    bands = padded[:, cols]  # H x K x n
     # Drifting away from the start costs a little, so flat regions keep the cut straight.
-    drift = 0.02 * np.abs(np.arange(lo, hi) - start).astype(np.float32)
-    cost = band[0] + drift
-    back = np.zeros((h, n), np.int8)
+    drift = 0.02 * np.abs(np.arange(n) - reach).astype(np.float32)
+    cost = bands[0] + drift
+    back = np.zeros((h, len(starts), n), np.int8)
+    inf_col = np.full((len(starts), 1), np.inf, np.float32)
     for y in range(1, h):
-        left = np.concatenate([[np.inf], cost[:-1]]) + turn_cost
-        right = np.concatenate([cost[1:], [np.inf]]) + turn_cost
-        stacked = np.stack([left, cost, right])  # 3 x n: came from x-1, x, x+1
-        move = stacked.argmin(axis=0)
-        cost = stacked[move, np.arange(n)] + band[y] + drift
-        back[y] = move.astype(np.int8) - 1
-    path = np.empty(h, np.int64)
-    x = int(cost.argmin())
+        left = np.concatenate([inf_col, cost[:, :-1]], axis=1) + turn_cost
+        right = np.concatenate([cost[:, 1:], inf_col], axis=1) + turn_cost
+        best = np.minimum(np.minimum(left, cost), right)
+        back[y] = np.where(best == cost, 0, np.where(best == left, -1, 1))
+        cost = best + bands[y] + drift
+    paths = np.empty((len(starts), h), np.int64)
+    x = cost.argmin(axis=1)
+    rows = np.arange(len(starts))
     for y in range(h - 1, -1, -1):
-        path[y] = x
-        x += int(back[y, x])
-    return path + lo
+        paths[:, y] = x
+        x = x + back[y, rows, x]
+    return np.clip(paths + np.asarray(starts)[:, None] - reach, 0, w)
 
 
 def _lattice(
@@ -237,9 +242,8 @@ def _lattice(
     h, w = ink.shape
     cuts = candidate_cuts(ink, box.height)
     reach = max(1, round(0.3 * h))
-    paths = [np.zeros(h, np.int64)]
-    paths += [cut_path(ink, c, reach) for c in cuts[1:-1]]
-    paths.append(np.full(h, w, np.int64))
+    inner = cut_paths(ink, cuts[1:-1], reach) if len(cuts) > 2 else np.zeros((0, h), np.int64)
+    paths = [np.zeros(h, np.int64), *inner, np.full(h, w, np.int64)]
     cols = np.arange(w)
     pieces: dict[tuple[int, int], Piece] = {(0, len(cuts) - 1): whole} if whole else {}
     for i in range(len(cuts) - 1):

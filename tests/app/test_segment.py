@@ -118,14 +118,14 @@ def test_dark_ink_inverts_light_on_dark_only() -> None:
 
 
 def test_cut_path_follows_a_slanted_gap_between_leaning_strokes() -> None:
-    from app.digits.segment import cut_path
+    from app.digits.segment import cut_paths
 
     ink = np.zeros((40, 60), np.float32)
     for y in range(40):  # two strokes leaning right, with a clean diagonal gap between them
         x = 20 + y // 2
         ink[y, x - 12 : x - 2] = 1.0
         ink[y, x + 2 : x + 12] = 1.0
-    path = cut_path(ink, start=30, reach=15)
+    (path,) = cut_paths(ink, starts=[30], reach=15)
     crossed = sum(ink[y, path[y]] for y in range(40))
     assert crossed == 0
     assert ink[:, 30].sum() > 0  # while the straight cut at the start column crosses ink
