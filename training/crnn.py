@@ -34,8 +34,11 @@ STRIDE = 4  # input columns per output frame
 class CRNN(nn.Module):
     """N x 1 x H x W -> N x W/4 x classes logits (H = 32 or 48)."""
 
-    def __init__(self, classes: int, height: int = 32, hidden: int = 256) -> None:
+    def __init__(
+        self, classes: int, height: int = 32, hidden: int = 256, channels: int = 256
+    ) -> None:
         super().__init__()
+        c1, c2, c3 = channels // 4, channels // 2, channels
 
         def block(cin: int, cout: int, pool: tuple[int, int] | None) -> list[nn.Module]:
             layers: list[nn.Module] = [
@@ -46,22 +49,22 @@ class CRNN(nn.Module):
             return [*layers, nn.MaxPool2d(pool, pool)] if pool else layers
 
         self.features = nn.Sequential(
-            *block(1, 64, (2, 2)),  # H/2, W/2
-            *block(64, 128, (2, 2)),  # H/4, W/4
-            *block(128, 256, None),
-            *block(256, 256, (2, 1)),  # H/8
-            *block(256, 256, None),
-            *block(256, 256, (2, 1)),  # H/16
+            *block(1, c1, (2, 2)),  # H/2, W/2
+            *block(c1, c2, (2, 2)),  # H/4, W/4
+            *block(c2, c3, None),
+            *block(c3, c3, (2, 1)),  # H/8
+            *block(c3, c3, None),
+            *block(c3, c3, (2, 1)),  # H/16
         )
-        self.collapse = nn.Conv2d(256, 256, (height // 16, 1))  # -> 1 row
+        self.collapse = nn.Conv2d(c3, c3, (height // 16, 1))  # -> 1 row
         self.rnn = nn.LSTM(
-            256, hidden, num_layers=2, bidirectional=True, batch_first=True, dropout=0.1
+            c3, hidden, num_layers=2, bidirectional=True, batch_first=True, dropout=0.1
         )
         self.head = nn.Linear(2 * hidden, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = F.relu(self.collapse(self.features(x)))  # N x 256 x 1 x W/4
-        seq = f.squeeze(2).permute(0, 2, 1)  # N x 256 x T -> N x T x 256
+        f = F.relu(self.collapse(self.features(x)))  # N x C x 1 x W/4
+        seq = f.squeeze(2).permute(0, 2, 1)  # N x C x T -> N x T x C
         out, _ = self.rnn(seq)  # N x T x 2*hidden
         return self.head(out)  # N x T x classes
 
@@ -231,6 +234,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--height", type=int, default=32, choices=[32, 48])
+    p.add_argument("--hidden", type=int, default=256, help="LSTM units per direction")
+    p.add_argument("--channels", type=int, default=256, help="widest conv layer (128 for CPU)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=mp.cpu_count())
     p.add_argument("--cache", type=Path, default=Path("data/lines"))
@@ -281,7 +286,7 @@ def main(
         for name, ctx in contexts.items()
         if name != "train"
     }
-    model = CRNN(len(charset), args.height).to(args.device)
+    model = CRNN(len(charset), args.height, args.hidden, args.channels).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     start, history, wall = 1, [], 0.0
     if args.resume and args.checkpoint.is_file():
