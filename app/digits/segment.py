@@ -6,6 +6,7 @@ in one batch and picks the most likely path, which is how touching digits are se
 """
 
 import statistics
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -111,9 +112,9 @@ def _should_merge(a: Box, b: Box, ref_h: float) -> bool:
     return small and gap_x <= 0.12 * ref_h and overlap_y > 0 and union.width <= 0.9 * ref_h
 
 
-def _merge_fragments(boxes: list[Box], ref_h: float) -> list[list[int]]:
-    """Union-find over component pairs that look like parts of one digit."""
-    parent = list(range(len(boxes)))
+def _connected_groups(n: int, linked: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Union-find: groups of indices 0..n-1 joined by the pairs `linked` yields."""
+    parent = list(range(n))
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -121,17 +122,27 @@ def _merge_fragments(boxes: list[Box], ref_h: float) -> list[list[int]]:
             i = parent[i]
         return i
 
-    order = sorted(range(len(boxes)), key=lambda i: boxes[i].x)
-    for pos, i in enumerate(order):
-        for j in order[pos + 1 :]:
-            if boxes[j].x > boxes[i].right + 0.2 * ref_h:
-                break
-            if _should_merge(boxes[i], boxes[j], ref_h):
-                parent[find(j)] = find(i)
+    for i, j in linked:
+        parent[find(j)] = find(i)
     groups: dict[int, list[int]] = {}
-    for i in range(len(boxes)):
+    for i in range(n):
         groups.setdefault(find(i), []).append(i)
     return list(groups.values())
+
+
+def _merge_fragments(boxes: list[Box], ref_h: float) -> list[list[int]]:
+    """Groups of components that look like parts of one digit."""
+
+    def pairs() -> Iterator[tuple[int, int]]:
+        order = sorted(range(len(boxes)), key=lambda i: boxes[i].x)
+        for pos, i in enumerate(order):
+            for j in order[pos + 1 :]:
+                if boxes[j].x > boxes[i].right + 0.2 * ref_h:
+                    break
+                if _should_merge(boxes[i], boxes[j], ref_h):
+                    yield i, j
+
+    return _connected_groups(len(boxes), pairs())
 
 
 def _same_row(a: Box, b: Box, ref_h: float) -> bool:
@@ -150,22 +161,14 @@ def _same_row(a: Box, b: Box, ref_h: float) -> bool:
 def _group_rows(boxes: list[Box], ref_h: float) -> list[list[int]]:
     """Rows are chains of neighbours that overlap vertically, so a sloping or drifting line
     stays one row; rows come top to bottom, blobs left to right."""
-    parent = list(range(len(boxes)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(boxes)):
-        for j in range(i + 1, len(boxes)):
-            if _same_row(boxes[i], boxes[j], ref_h):
-                parent[find(j)] = find(i)
-    rows: dict[int, list[int]] = {}
-    for i in sorted(range(len(boxes)), key=lambda i: boxes[i].x):
-        rows.setdefault(find(i), []).append(i)
-    return sorted(rows.values(), key=lambda row: statistics.fmean(boxes[i].cy for i in row))
+    pairs = (
+        (i, j)
+        for i in range(len(boxes))
+        for j in range(i + 1, len(boxes))
+        if _same_row(boxes[i], boxes[j], ref_h)
+    )
+    rows = [sorted(g, key=lambda i: boxes[i].x) for g in _connected_groups(len(boxes), pairs)]
+    return sorted(rows, key=lambda row: statistics.fmean(boxes[i].cy for i in row))
 
 
 def candidate_cuts(ink: np.ndarray, height: int, max_cuts: int = 24) -> list[int]:

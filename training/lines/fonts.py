@@ -7,13 +7,13 @@ PyPI fonts come as pinned wheels fetched with pip and checked against the sha256
 Debian fonts come from apt (`apt-get install <package>`; see `debian_install_command`).
 """
 
-import hashlib
 import shutil
 import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from training.registry import pip_download
 
 # (requirement, wheel sha256)
 PYPI_TRAIN = {
@@ -54,25 +54,8 @@ def fetch_pypi_fonts(pins: dict[str, str], cache: Path) -> list[Path]:
         stamp = out_dir / f"{sha}.ok"
         if not stamp.is_file():
             with tempfile.TemporaryDirectory() as tmp:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pip",
-                        "download",
-                        "--no-deps",
-                        "--only-binary",
-                        ":all:",
-                        "-d",
-                        tmp,
-                        req,
-                    ],
-                    check=True,
-                    capture_output=True,
-                )
-                wheel = next(Path(tmp).glob("*.whl"))
-                if hashlib.sha256(wheel.read_bytes()).hexdigest() != sha:
-                    raise ValueError(f"{wheel.name} does not match its pinned sha256")
+                wheel = pip_download(req, Path(tmp), wheel=True, sha256=sha)
+                assert wheel is not None
                 with zipfile.ZipFile(wheel) as zf:
                     names = [n for n in zf.namelist() if n.lower().endswith(FONT_SUFFIXES)]
                     for name in names:

@@ -4,14 +4,13 @@ Chinese words are drawn by frequency from jieba's bundled dictionary (fetched on
 verified by sha256); numbers come in real formats; Latin words and codes; mixed lines.
 """
 
-import hashlib
-import subprocess
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from training.registry import pip_download
 
 JIEBA = "jieba==0.42.1"
 JIEBA_SHA256 = "055ca12f62674fafed09427f176506079bc135638a14e23e25be909131928db2"
@@ -89,25 +88,8 @@ def fetch_jieba_dict(cache: Path) -> Path:
     if target.is_file():
         return target
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "-d",
-                tmp,
-                JIEBA,
-            ],
-            check=True,
-            capture_output=True,
-        )
-        sdist = next(Path(tmp).glob("jieba-*.tar.gz"))
-        if hashlib.sha256(sdist.read_bytes()).hexdigest() != JIEBA_SHA256:
-            raise ValueError(f"{sdist.name} does not match its pinned sha256")
+        sdist = pip_download(JIEBA, Path(tmp), wheel=False, sha256=JIEBA_SHA256)
+        assert sdist is not None
         with tarfile.open(sdist) as tar:
             member = next(m for m in tar.getmembers() if m.name.endswith("jieba/dict.txt"))
             data = tar.extractfile(member)
