@@ -129,3 +129,27 @@ def test_read_digits_answer_matches_its_documented_schema(client: TestClient, t1
     page, text = digit_row(t10k, [11, 12, 13])
     body = client.post("/digits", files={"file": ("d.png", encode(page))}).json()
     assert DigitsResponse.model_validate(body).text == text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({}, 422),
+        ({"json": {"file": "x"}}, 422),
+        ({"content": b"xx", "headers": {"content-type": "multipart/form-data"}}, 400),
+        ({"data": {"file": "not a file"}}, 422),
+        (
+            {
+                "content": b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc',
+                "headers": {"content-type": "multipart/form-data; boundary=b"},
+            },
+            422,
+        ),
+    ],
+)
+def test_read_digits_with_malformed_requests_is_4xx_json(
+    client: TestClient, kwargs, status
+) -> None:
+    r = client.post("/digits", **kwargs)
+    assert r.status_code == status
+    assert r.headers["content-type"] == "application/json" and r.json()["detail"]
