@@ -134,8 +134,6 @@ def compose_line(
             x += round(cap * rng.uniform(0.35, 0.7))
             continue
         g, below = _glyph(ch, src, rng, max(8, round(cap * rng.uniform(0.85, 1.1))))
-        if ch in "，。、,.":
-            g = cv2.resize(g, (max(1, g.shape[1]), max(1, g.shape[0])))
         m = np.float32([[1, -slant, slant * g.shape[0]], [0, 1, 0]])
         g = cv2.warpAffine(g, m, (g.shape[1] + int(abs(slant) * g.shape[0]) + 1, g.shape[0]))
         drift += rng.normal(0, 0.8)
