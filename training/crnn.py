@@ -242,6 +242,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
     p.add_argument("--checkpoint", type=Path, default=Path("runs/crnn/last.pt"))
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tune)")
     p.add_argument("--out", type=Path, default=Path("models"))
     p.add_argument("--dry-run", action="store_true", help="two batches per epoch")
     p.add_argument("--quiet", action="store_true")
@@ -289,6 +290,8 @@ def main(
     model = CRNN(len(charset), args.height, args.hidden, args.channels).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     start, history, wall = 1, [], 0.0
+    if args.init and not (args.resume and args.checkpoint.is_file()):
+        model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
     if args.resume and args.checkpoint.is_file():
         state = torch.load(args.checkpoint, weights_only=False)
         model.load_state_dict(state["model"])

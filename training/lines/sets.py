@@ -40,7 +40,12 @@ def real_contexts(cache: Path, charset: list[str]) -> dict[str, dict]:
         latin_fonts=eval_fonts, mnist_images=test_images, mnist_labels=test_labels
     )
     return {
-        "train": {"sampler": sampler, "sources": train_sources},
+        # Chinese twice as often: 3,755 classes need far more samples than 10 digits.
+        "train": {
+            "sampler": sampler,
+            "sources": train_sources,
+            "kinds": ("chinese", "chinese", "mixed", "number", "latin"),
+        },
         "digits": {"sampler": sampler, "sources": digits_only, "kinds": ("number",)},
         "latin": {"sampler": sampler, "sources": eval_sources, "kinds": ("latin",)},
         "chinese": {"sampler": sampler, "sources": eval_sources, "kinds": ("chinese",)},
