@@ -10,13 +10,15 @@ from fastapi.responses import RedirectResponse
 from starlette.formparsers import MultiPartParser
 
 from app.api.deps import PipelineSlots
-from app.api.routes import digits, health
+from app.api.routes import digits, health, lines
 from app.core.config import Settings, get_settings
 from app.core.engine import EngineOptions, OnnxModel
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimit
 from app.digits.reader import REQUIRED_METADATA as DIGIT_METADATA
 from app.digits.reader import DigitReader
+from app.lines.reader import REQUIRED_METADATA as LINE_METADATA
+from app.lines.reader import LineReader
 
 log = logging.getLogger("hwr")
 
@@ -25,7 +27,9 @@ def load_models(app: FastAPI, settings: Settings) -> None:
     options = EngineOptions(settings.device, settings.intra_op_threads, settings.inter_op_threads)
     lenet = OnnxModel(settings.digits_model, options, DIGIT_METADATA)
     app.state.digit_reader = DigitReader(lenet, max_digits=settings.max_digits)
-    app.state.models = {"digits": lenet}
+    crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
+    app.state.line_reader = LineReader(crnn, max_lines=settings.max_lines)
+    app.state.models = {"digits": lenet, "lines": crnn}
     for route, model in app.state.models.items():
         log.info(
             "loaded %s for /%s on %s (sha256 %s)",
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(digits.router)
+    app.include_router(lines.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

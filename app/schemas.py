@@ -54,3 +54,29 @@ class ErrorResponse(BaseModel):
     detail: str = Field(
         description="What was wrong with the request.", examples=["The uploaded file is empty."]
     )
+
+
+class CharacterModel(BaseModel):
+    char: str = Field(description="The character read.", examples=["订"])
+    confidence: float = Field(description="Its probability, 0..1.", examples=[0.99])
+    x: int = Field(description="Left edge in pixels of the uploaded image.", examples=[12])
+    width: int = Field(description="Width in pixels.", examples=[20])
+
+
+class LineModel(BaseModel):
+    text: str = Field(description="The line's text.", examples=["订单号 A12345 共3件"])
+    confidence: float = Field(
+        description="Geometric mean of the characters' confidences, 0..1.", examples=[0.97]
+    )
+    box: BoxModel = Field(description="Where the line is in the image.")
+    characters: list[CharacterModel] = Field(description="Each character, left to right.")
+
+
+class LinesResponse(BaseModel):
+    text: str = Field(
+        description="All lines, top to bottom, joined by a newline.",
+        examples=["订单号 A12345 共3件\n2026年11月23日"],
+    )
+    lines: list[LineModel] = Field(description="Each line with its box and characters.")
+    model: str = Field(description="Name of the model that read the lines.", examples=["crnn"])
+    elapsed_ms: float = Field(description="Server-side time spent on this image.", examples=[8.1])

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from app.lines.charset import build_charset
 from app.lines.ctc import greedy_decode, log_softmax
-from app.lines.preprocess import normalize_line, to_batch
+from app.lines.preprocess import frame_count, normalize_line, to_batch
 from training.onnx_utils import add_metadata
 
 MEAN, STD = 0.1, 0.3  # of normalised line ink; stored in the ONNX metadata
@@ -187,7 +187,7 @@ def evaluate(
         x = torch.from_numpy(to_batch(images[start : start + 64], MEAN, STD, STRIDE)).to(device)
         logits = model(x).cpu().numpy()
         for k, text in enumerate(texts[start : start + 64]):
-            width = images[start + k].shape[1] // STRIDE + 1
+            width = frame_count(images[start + k].shape[1], STRIDE)
             got = "".join(charset[c.index] for c in greedy_decode(log_softmax(logits[k, :width])))
             errors += edit_distance(got, text)
             chars += len(text)
@@ -329,19 +329,83 @@ def main(
         args.height,
         {"version": dt.date.today().isoformat(), "cer": final},
     )
-    (args.out / "crnn.json").write_text(
-        json.dumps(
-            {
-                "command": "python -m training.crnn "
-                + " ".join(argv if argv is not None else sys.argv[1:]),
-                "wall_s": wall,
-                "history": history,
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
-    )
+    card = {
+        "command": "python -m training.crnn "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "wall_s": wall,
+        "device": args.device,
+        "train_lines": args.lines,
+        "eval_lines": args.eval_lines,
+        "height": args.height,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "history": history,
+    }
+    (args.out / "crnn.json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    write_card(args.out / "crnn.onnx")
     return final
+
+
+CARD_DATA = Path(__file__).with_name("crnn_data.md")  # the card's data and licences
+
+
+def write_card(model_path: Path) -> None:
+    """models/crnn.md from crnn.json beside the model: data, command, size, checksum and the
+    CER measured during training and, once bench/eval_lines.py has recorded it, through the
+    service."""
+    from app.core.engine import sha256_of
+
+    card = json.loads(model_path.with_suffix(".json").read_text())
+    digest = sha256_of(model_path)
+    card["sha256"] = digest
+    model_path.with_suffix(".json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    lines = [
+        "# crnn.onnx: handwritten lines (digits, Latin letters, Chinese)",
+        "",
+        "Conv features -> 2-layer BiLSTM -> linear over 3,870 classes (CTC blank, ASCII, "
+        "Chinese punctuation, the 3,755 GB2312 level-1 characters); input 1 x "
+        f"{card['height']} x W grayscale ink, dynamic batch and width.",
+        "",
+        f"- parameters: {card['parameters']:,}; file: "
+        f"{model_path.stat().st_size / 1e6:.1f} MB; sha256 `{digest}`",
+        f"- command: `{card['command']}`",
+        f"- training: {card['train_lines']:,} rendered lines, {len(card['history'])} epochs, "
+        f"{card['wall_s'] / 60:.0f} min on {card['device']}",
+        "",
+        "## Data",
+        "",
+        CARD_DATA.read_text(),
+    ]
+    service = card.get("service")
+    if service:
+        lines += [
+            "## Character error rate through POST /lines (held-out sets)",
+            "",
+            f"Measured with `{service['command']}`: every line rendered from held-out sources "
+            "only, sent as a PNG to the running service (line finding included).",
+            "",
+            "| held-out set | lines | characters | CER | p50 ms |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {name} | {r['lines']} | {r['characters']} | **{100 * r['cer']:.2f}%** "
+                f"| {r['p50_ms']:.1f} |"
+                for name, r in service["sets"].items()
+            ),
+            "",
+        ]
+    lines += [
+        "## Held-out CER after each training epoch (normalised lines, greedy decoding)",
+        "",
+        "| epoch | loss | " + " | ".join(card["history"][-1]["cer"]) + " |",
+        "|---|---|" + "---|" * len(card["history"][-1]["cer"]),
+        *(
+            f"| {h['epoch']} | {h['loss']:.3f} | "
+            + " | ".join(f"{100 * v:.2f}%" for v in h["cer"].values())
+            + " |"
+            for h in card["history"]
+        ),
+        "",
+    ]
+    model_path.with_suffix(".md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app.core.config import Settings
 from app.core.errors import EmptyUpload
 from app.digits.reader import DigitReader
+from app.lines.reader import LineReader
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -22,6 +23,10 @@ async def get_app_settings(request: Request) -> Settings:
 
 async def get_digit_reader(request: Request) -> DigitReader:
     return request.app.state.digit_reader
+
+
+async def get_line_reader(request: Request) -> LineReader:
+    return request.app.state.line_reader
 
 
 async def read_upload(file: UploadFile) -> bytes:
@@ -59,5 +64,6 @@ async def get_pipeline_runner(request: Request) -> PipelineRunner:
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DigitReaderDep = Annotated[DigitReader, Depends(get_digit_reader)]
+LineReaderDep = Annotated[LineReader, Depends(get_line_reader)]
 UploadDep = Annotated[bytes, Depends(read_upload)]
 PipelineRunnerDep = Annotated[PipelineRunner, Depends(get_pipeline_runner)]

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     digits_model: Path = Field(
         MODELS_DIR / "lenet5.onnx", description="Path of the LeNet-5 ONNX model."
     )
+    lines_model: Path = Field(MODELS_DIR / "crnn.onnx", description="Path of the CRNN ONNX model.")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA when onnxruntime has it, else CPU; cuda: CUDA or fail."
     )
@@ -41,6 +42,9 @@ class Settings(BaseSettings):
     )
     max_digits: int = Field(
         512, gt=0, description="Most digit candidates read in one image; more is refused with 422."
+    )
+    max_lines: int = Field(
+        64, gt=0, description="Most lines read in one image; more is refused with 422."
     )
     log_level: str = Field("info", description="Log level of the service.")
 

@@ -9,18 +9,30 @@ from app.vision.binarize import ink_map
 
 def normalize_line(gray: np.ndarray, height: int) -> np.ndarray:
     """Grayscale line image (any polarity) -> height x W float32 ink strength in [0, 1]."""
+    return fit_line(gray, height)[0]
+
+
+def fit_line(gray: np.ndarray, height: int) -> tuple[np.ndarray, int, float]:
+    """normalize_line, also returning where its column 0 lies in `gray` and the scale
+    (normalised pixels per input pixel), to map characters back to the input."""
     strength = ink_map(gray).strength
     rows = np.nonzero(strength.max(axis=1) > 0.05)[0]
     cols = np.nonzero(strength.max(axis=0) > 0.05)[0]
     if rows.size == 0:
-        return np.zeros((height, height // 4), np.float32)
+        return np.zeros((height, height // 4), np.float32), 0, 1.0
     pad = max(1, (rows[-1] - rows[0] + 1) // 10)  # a margin, as in training crops
     y0, y1 = max(0, rows[0] - pad), min(strength.shape[0], rows[-1] + 1 + pad)
     x0, x1 = max(0, cols[0] - pad), min(strength.shape[1], cols[-1] + 1 + pad)
     crop = strength[y0:y1, x0:x1]
     width = max(height // 4, round(crop.shape[1] * height / crop.shape[0]))
     interp = cv2.INTER_AREA if crop.shape[0] > height else cv2.INTER_LINEAR
-    return cv2.resize(crop, (width, height), interpolation=interp)
+    line = cv2.resize(crop, (width, height), interpolation=interp)
+    return line, int(x0), width / crop.shape[1]
+
+
+def frame_count(width: int, stride: int) -> int:
+    """Output frames that see a line `width` columns wide (the rest see only padding)."""
+    return -(-width // stride)
 
 
 def to_batch(lines: list[np.ndarray], mean: float, std: float, multiple: int = 4) -> np.ndarray:

@@ -61,6 +61,7 @@ class GlyphSources:
     hanzi_root: Path | None = None
     mnist_images: np.ndarray | None = None  # N x 28 x 28 uint8
     mnist_labels: np.ndarray | None = None
+    digit_share: float = 0.8  # of digits drawn from MNIST; the rest come from the fonts
     _by_digit: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def digit(self, d: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -75,7 +76,7 @@ class GlyphSources:
 
 def _glyph(char: str, src: GlyphSources, rng: np.random.Generator, cap: int):
     """(ink, baseline offset from its bottom) for one character at cap height `cap`."""
-    if char.isdigit() and src.mnist_images is not None and rng.random() < 0.8:
+    if char.isdigit() and src.mnist_images is not None and rng.random() < src.digit_share:
         g = src.digit(int(char), rng)
         if g is not None:
             g = cv2.resize(g, (max(1, round(g.shape[1] * cap / g.shape[0])), cap))

@@ -36,8 +36,9 @@ def real_contexts(cache: Path, charset: list[str]) -> dict[str, dict]:
         mnist_images=test_images,
         mnist_labels=test_labels,
     )
+    # Every digit from MNIST t10k; the fonts draw only separators such as '-', ':' and '年'.
     digits_only = GlyphSources(
-        latin_fonts=eval_fonts, mnist_images=test_images, mnist_labels=test_labels
+        latin_fonts=eval_fonts, mnist_images=test_images, mnist_labels=test_labels, digit_share=1.0
     )
     return {
         # Chinese twice as often: 3,755 classes need far more samples than 10 digits.

@@ -1,0 +1,71 @@
+"""POST /lines: the text of every handwritten line in an image."""
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from app.api.deps import LineReaderDep, PipelineRunnerDep, SettingsDep, UploadDep
+from app.api.errors_doc import ERROR_RESPONSES
+from app.lines.reader import LineReader
+from app.schemas import LinesResponse
+from app.vision.imageio import decode_image
+
+router = APIRouter(tags=["lines"])
+
+
+@router.post("/lines", response_model=LinesResponse, responses=ERROR_RESPONSES)
+async def read_lines(
+    reader: LineReaderDep,
+    settings: SettingsDep,
+    upload: UploadDep,
+    run: PipelineRunnerDep,
+    beam: Annotated[
+        int,
+        Query(ge=0, le=32, description="CTC beam width; 0 or 1 reads greedily (fastest)."),
+    ] = 0,
+    single_line: Annotated[
+        bool, Query(description="Read the whole image as one line (no line splitting).")
+    ] = False,
+) -> JSONResponse:
+    """Read every handwritten line in the uploaded image (multipart field `file`).
+
+    Lines may mix digits, Latin letters and Chinese. The page is deskewed (up to 8 degrees),
+    split into lines, and all lines are read by the CRNN in one batch. Lines come top to
+    bottom, each with its box and per-character confidence and position.
+    """
+    return JSONResponse(
+        await run(_read_lines, reader, upload, settings.max_pixels, single_line, beam)
+    )
+
+
+def _read_lines(
+    reader: LineReader, upload: bytes, max_pixels: int, single_line: bool, beam: int
+) -> dict[str, object]:
+    start = time.perf_counter()
+    found = reader.read(decode_image(upload, max_pixels), single_line=single_line, beam=beam)
+    # Plain dicts in the shape of LinesResponse (a test holds them to that schema).
+    lines = [
+        {
+            "text": line.text,
+            "confidence": round(line.confidence, 6),
+            "box": {
+                "x": line.box.x,
+                "y": line.box.y,
+                "width": line.box.width,
+                "height": line.box.height,
+            },
+            "characters": [
+                {"char": c.char, "confidence": round(c.confidence, 6), "x": c.x, "width": c.width}
+                for c in line.characters
+            ],
+        }
+        for line in found
+    ]
+    return {
+        "text": "\n".join(line.text for line in found),
+        "lines": lines,
+        "model": reader.model.name,
+        "elapsed_ms": round((time.perf_counter() - start) * 1000.0, 3),
+    }

@@ -1,0 +1,130 @@
+"""The /lines pipeline: page -> line crops -> normalised lines -> batched CRNN -> CTC decoding."""
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.engine import OnnxModel
+from app.core.errors import TooManyCharacters
+from app.lines.ctc import DecodedChar, align, beam_search, greedy_decode, log_softmax
+from app.lines.preprocess import fit_line, frame_count, to_batch
+from app.lines.segment import LineBox, LineCrop, find_lines
+
+REQUIRED_METADATA = ("charset", "height", "mean", "std", "stride")
+# Lines are batched with others at most this much wider, so padding stays small.
+WIDTH_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class ReadChar:
+    char: str
+    confidence: float
+    x: int  # left edge in the uploaded image
+    width: int
+
+
+@dataclass(frozen=True)
+class ReadLine:
+    text: str
+    confidence: float
+    box: LineBox
+    characters: list[ReadChar]
+
+
+class LineReader:
+    """Reads handwritten lines with a CRNN ONNX model; charset and input format come from the
+    model's metadata."""
+
+    def __init__(self, model: OnnxModel, max_lines: int = 64, max_width: int = 4096) -> None:
+        self.model = model
+        self.charset: list[str] = list(model.meta_json("charset"))  # type: ignore[arg-type]
+        self.height = int(model.metadata["height"])
+        self.mean = float(model.metadata["mean"])
+        self.std = float(model.metadata["std"])
+        self.stride = int(model.metadata["stride"])
+        self.max_lines = max_lines
+        self.max_width = max_width
+
+    def recognise(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+        """Normalised lines -> per line T x C log-probabilities over its own frames.
+
+        Lines are sorted by width and cut into groups no wider than WIDTH_RATIO times their
+        narrowest member; each group is one onnxruntime call (usually one call in all).
+        """
+        out: list[np.ndarray] = [np.zeros((0, len(self.charset)))] * len(lines)
+        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
+        group: list[int] = []
+        for i in [*order, None]:
+            if group and (i is None or lines[i].shape[1] > WIDTH_RATIO * lines[group[0]].shape[1]):
+                batch = to_batch([lines[k] for k in group], self.mean, self.std, self.stride)
+                logits = self.model.run(batch)  # N x T x C
+                for row, k in enumerate(group):
+                    frames = frame_count(lines[k].shape[1], self.stride)
+                    out[k] = log_softmax(logits[row, :frames].astype(np.float64))
+                group = []
+            if i is not None:
+                group.append(i)
+        return out
+
+    def read(self, gray: np.ndarray, single_line: bool = False, beam: int = 0) -> list[ReadLine]:
+        """Every line of a grayscale page, top to bottom; `beam` > 1 uses prefix beam search."""
+        crops = find_lines(gray, single_line)
+        if len(crops) > self.max_lines:
+            raise TooManyCharacters(
+                f"The image holds more than {self.max_lines} lines; send a smaller crop."
+            )
+        fitted = [fit_line(c.gray, self.height) for c in crops]
+        for line, _, _ in fitted:
+            if line.shape[1] > self.max_width:
+                raise TooManyCharacters(
+                    f"A line is longer than {self.max_width // self.height} times its height; "
+                    "send it in shorter pieces or as several lines."
+                )
+        scores = self.recognise([line for line, _, _ in fitted])
+        result = []
+        for crop, (_, x0, scale), logp in zip(crops, fitted, scores, strict=True):
+            decoded = self._decode(logp, beam)
+            if not decoded:
+                continue
+            edges = char_edges(decoded, len(logp))
+            chars = [
+                self._place(d, left, right, crop, x0, scale)
+                for d, (left, right) in zip(decoded, itertools.pairwise(edges), strict=True)
+            ]
+            # Geometric mean: one doubtful character makes the whole line doubtful.
+            conf = math.exp(sum(math.log(max(c.confidence, 1e-9)) for c in chars) / len(chars))
+            text = "".join(c.char for c in chars)
+            result.append(ReadLine(text, conf, crop.box, chars))
+        return result
+
+    def _decode(self, logp: np.ndarray, beam: int) -> list[DecodedChar]:
+        if beam > 1:
+            return align(logp, beam_search(logp, beam))
+        return greedy_decode(logp)
+
+    def _place(
+        self, d: DecodedChar, left: float, right: float, crop: LineCrop, x0: int, scale: float
+    ) -> ReadChar:
+        """A decoded character with its frames mapped back to columns of the upload."""
+        x_left = crop.upload_x(x0 + left * self.stride / scale)
+        x_right = crop.upload_x(x0 + right * self.stride / scale)
+        return ReadChar(
+            char=self.charset[d.index],
+            confidence=d.confidence,
+            x=max(0, round(x_left)),
+            width=max(1, round(x_right - x_left)),
+        )
+
+
+def char_edges(decoded: list[DecodedChar], frames: int) -> list[float]:
+    """Frame boundaries between characters: CTC marks each with a spike of a frame or two,
+    so a character is taken to reach halfway to its neighbours' spikes."""
+    centres = [(d.start + d.end) / 2.0 for d in decoded]
+    if len(centres) == 1:
+        return [0.0, float(frames)]
+    inner = [(a + b) / 2.0 for a, b in itertools.pairwise(centres)]
+    first = max(0.0, centres[0] - (inner[0] - centres[0]))
+    last = min(float(frames), centres[-1] + (centres[-1] - inner[-1]))
+    return [first, *inner, last]

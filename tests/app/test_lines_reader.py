@@ -1,0 +1,76 @@
+"""LineReader's batching, limits and character placement, with a stand-in model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from app.core.errors import TooManyCharacters
+from app.lines.ctc import DecodedChar
+from app.lines.preprocess import frame_count
+from app.lines.reader import LineReader, char_edges
+from tests.app.test_lines_segment import page_of_rows
+
+
+class RecordingModel:
+    """Answers like a CRNN (blank everywhere) and records the batches it is given."""
+
+    name = "stand-in"
+
+    def __init__(self, charset: list[str]) -> None:
+        self.metadata = {
+            "charset": json.dumps(charset),
+            "height": "32",
+            "mean": "0.1",
+            "std": "0.3",
+            "stride": "4",
+        }
+        self.batches: list[tuple[int, ...]] = []
+
+    def meta_json(self, key: str) -> object:
+        return json.loads(self.metadata[key])
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self.batches.append(batch.shape)
+        n, _, _, w = batch.shape
+        logits = np.zeros((n, w // 4, 3), np.float32)
+        logits[:, :, 0] = 5.0
+        return logits
+
+
+def reader(**kwargs) -> tuple[LineReader, RecordingModel]:
+    model = RecordingModel(["", "a", "b"])
+    return LineReader(model, **kwargs), model  # type: ignore[arg-type]
+
+
+def test_similar_widths_share_one_call_and_outliers_get_their_own() -> None:
+    lr, model = reader()
+    lines = [np.zeros((32, w), np.float32) for w in (100, 120, 90, 400)]
+    out = lr.recognise(lines)
+    assert sorted(b[0] for b in model.batches) == [1, 3]
+    assert [o.shape[0] for o in out] == [frame_count(w, 4) for w in (100, 120, 90, 400)]
+    assert all(np.allclose(np.exp(o).sum(axis=1), 1.0) for o in out)
+
+
+def test_too_many_lines_is_refused(t10k) -> None:
+    lr, _ = reader(max_lines=2)
+    with pytest.raises(TooManyCharacters):
+        lr.read(page_of_rows(t10k, 3))
+
+
+def test_overlong_line_is_refused(t10k) -> None:
+    lr, _ = reader(max_width=64)
+    with pytest.raises(TooManyCharacters):
+        lr.read(page_of_rows(t10k, 1))
+
+
+def test_lines_read_as_nothing_are_dropped(t10k) -> None:
+    lr, model = reader()
+    assert lr.read(page_of_rows(t10k, 2)) == []
+    assert len(model.batches) == 1
+
+
+def test_char_edges_split_halfway_between_spikes() -> None:
+    chars = [DecodedChar(1, 0.9, 4, 5), DecodedChar(2, 0.9, 10, 11), DecodedChar(1, 0.9, 20, 21)]
+    assert char_edges(chars, 30) == [1.5, 7.5, 15.5, 25.5]
+    assert char_edges(chars[:1], 30) == [0.0, 30.0]

@@ -1,0 +1,81 @@
+"""Line finding on pages built from real MNIST t10k digits."""
+
+import cv2
+import numpy as np
+import pytest
+
+from app.lines.segment import _bands, estimate_skew, find_lines
+from tests.conftest import digit_row
+
+
+def page_of_rows(t10k, rows: int, start: int = 0, gap: int = 24) -> np.ndarray:
+    """`rows` rows of eight t10k digits, one under another, on white paper."""
+    pieces = [
+        digit_row(t10k, list(range(start + 8 * r, start + 8 * r + 8)))[0] for r in range(rows)
+    ]
+    width = max(p.shape[1] for p in pieces)
+    pieces = [np.pad(p, ((0, gap), (0, width - p.shape[1])), constant_values=255) for p in pieces]
+    return np.vstack(pieces)
+
+
+def rotate(page: np.ndarray, angle: float) -> np.ndarray:
+    h, w = page.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    return cv2.warpAffine(page, m, (w, h), borderValue=255)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4])
+def test_find_lines_finds_each_row_top_to_bottom(t10k, rows: int) -> None:
+    page = page_of_rows(t10k, rows)
+    lines = find_lines(page)
+    assert len(lines) == rows
+    tops = [line.box.y for line in lines]
+    assert tops == sorted(tops)
+    for line in lines:
+        assert 20 <= line.box.height <= 40  # one row of 28-pixel digits
+        assert line.box.x + line.box.width <= page.shape[1]
+
+
+@pytest.mark.parametrize("angle", [-5.0, -2.0, 3.0, 6.0])
+def test_skew_is_measured_and_rows_still_separate(t10k, angle: float) -> None:
+    page = np.pad(page_of_rows(t10k, 3, start=100), 40, constant_values=255)
+    tilted = rotate(page, angle)
+    mask = (tilted < 128).astype(np.uint8)
+    assert estimate_skew(mask) == pytest.approx(-angle, abs=1.0)
+    assert len(find_lines(tilted)) == 3
+
+
+def test_polarity_does_not_matter(t10k) -> None:
+    page = page_of_rows(t10k, 2, start=200)
+    assert len(find_lines(255 - page)) == 2
+
+
+def test_blank_page_has_no_lines() -> None:
+    assert find_lines(np.full((80, 200), 255, np.uint8)) == []
+
+
+def test_single_line_keeps_the_page_whole(t10k) -> None:
+    page = page_of_rows(t10k, 3, start=300)
+    (line,) = find_lines(page, single_line=True)
+    assert line.box.height > 3 * 28
+
+
+def test_crops_are_dark_ink_on_white(t10k) -> None:
+    (line,) = find_lines(255 - page_of_rows(t10k, 1, start=400))
+    assert np.median(line.gray) > 200 and line.gray.min() < 60
+
+
+def test_thin_bands_join_the_nearby_line_but_not_a_far_one() -> None:
+    mask = np.zeros((200, 50), np.uint8)
+    mask[10:40] = 1  # a line of text
+    mask[44:47] = 1  # a stroke just under it (the lower bar of '=' or '二')
+    mask[100:130] = 1  # another line
+    mask[190:192] = 1  # a speck far below everything
+    assert _bands(mask) == [(10, 47), (100, 130), (190, 192)]
+
+
+def test_upload_x_maps_columns_back_without_rotation(t10k) -> None:
+    page = np.pad(page_of_rows(t10k, 1, start=500), ((0, 0), (37, 0)), constant_values=255)
+    (line,) = find_lines(page)
+    left = np.nonzero((line.gray < 128).any(axis=0))[0][0]
+    assert line.upload_x(left) == pytest.approx(line.box.x, abs=1)

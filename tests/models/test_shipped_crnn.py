@@ -1,0 +1,48 @@
+"""The shipped models/crnn.onnx: card, metadata and digit-line accuracy measured again here."""
+
+import json
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from app.core.engine import EngineOptions, OnnxModel, sha256_of
+from app.lines.charset import build_charset
+from app.lines.reader import REQUIRED_METADATA
+from tests.conftest import ROOT, encode
+from training.crnn import edit_distance
+from training.lines.compose import GlyphSources, compose_line
+
+MODEL = ROOT / "models" / "crnn.onnx"
+CARD = json.loads((ROOT / "models" / "crnn.json").read_text())
+
+
+def test_card_names_the_file_checksum_and_service_figures() -> None:
+    digest = sha256_of(MODEL)
+    assert CARD["sha256"] == digest
+    card_md = (ROOT / "models" / "crnn.md").read_text()
+    assert digest in card_md and "through POST /lines" in card_md
+    assert set(CARD["service"]["sets"]) == {"digits", "latin", "chinese", "mixed"}
+
+
+def test_metadata_carries_the_charset_and_input_format() -> None:
+    model = OnnxModel(MODEL, EngineOptions("cpu"), REQUIRED_METADATA)
+    assert model.meta_json("charset") == build_charset()
+    assert int(model.metadata["height"]) in (32, 48)
+    batch = np.zeros((2, 1, int(model.metadata["height"]), 96), np.float32)
+    assert model.run(batch).shape == (2, 96 // int(model.metadata["stride"]), 3870)
+
+
+def test_digit_lines_of_t10k_glyphs_read_as_well_as_the_card_says(client: TestClient, t10k) -> None:
+    images, labels = t10k
+    sources = GlyphSources(latin_fonts=[], mnist_images=images, mnist_labels=labels, digit_share=1)
+    rng = np.random.default_rng(11)
+    errors = chars = 0
+    for _ in range(40):
+        text = "".join(str(d) for d in rng.integers(0, 10, rng.integers(4, 12)))
+        r = client.post(
+            "/lines", files={"file": ("l.png", encode(compose_line(text, sources, rng)))}
+        )
+        errors += edit_distance(r.json()["text"], text)
+        chars += len(text)
+    card_cer = CARD["service"]["sets"]["digits"]["cer"]
+    assert errors / chars <= max(2 * card_cer, card_cer + 0.03)
