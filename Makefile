@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test lint format bench eval train-lenet5 docker-up docker-down clean
+.PHONY: run test lint format bench eval eval-lines bench-lines train-lenet5 train-crnn docker-up docker-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,22 @@ bench: $(VENV)/.dev-deps  ## throughput of /digits against a bare upload endpoin
 eval: $(VENV)/.dev-deps  ## exact-string accuracy of /digits on images built from MNIST t10k
 	$(BIN)/python bench/eval_digits.py --count 1000
 
+eval-lines: $(VENV)/.dev-deps  ## CER of /lines on 4 held-out sets of 300 lines
+	$(BIN)/python bench/eval_lines.py --count 300
+
+bench-lines: $(VENV)/.dev-deps  ## CRNN latency: one line, a batch of 16, one POST /lines
+	$(BIN)/python bench/bench_lines.py
+
 train-lenet5: $(VENV)/.dev-deps
 	$(BIN)/python -m training.lenet5 --epochs 28 --seed 1 --width 2 --out models/
+
+# Two stages on 2 CPU cores (about 3 h in all); needs the Debian fonts named by the script.
+train-crnn: $(VENV)/.dev-deps
+	$(BIN)/python -m training.crnn --lines 20000 --epochs 3 --hidden 128 --channels 128 \
+		--eval-lines 200 --checkpoint runs/crnn_slim/last.pt --out runs/crnn_slim/
+	$(BIN)/python -m training.crnn --lines 100000 --seed 2 --epochs 4 --hidden 128 \
+		--channels 128 --init runs/crnn_slim/last.pt --checkpoint runs/crnn_main/last.pt \
+		--eval-lines 300 --out models/
 
 docker-up:
 	docker compose up -d --build --wait

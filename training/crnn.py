@@ -338,6 +338,7 @@ def main(
         "eval_lines": args.eval_lines,
         "height": args.height,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "init": str(args.init) if args.init else None,
         "history": history,
     }
     (args.out / "crnn.json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
@@ -369,7 +370,8 @@ def write_card(model_path: Path) -> None:
         f"{model_path.stat().st_size / 1e6:.1f} MB; sha256 `{digest}`",
         f"- command: `{card['command']}`",
         f"- training: {card['train_lines']:,} rendered lines, {len(card['history'])} epochs, "
-        f"{card['wall_s'] / 60:.0f} min on {card['device']}",
+        f"{card['wall_s'] / 60:.0f} min on {card['device']}"
+        + (f", starting from the weights of `{card['init']}`" if card.get("init") else ""),
         "",
         "## Data",
         "",

@@ -83,3 +83,28 @@ def test_edit_distance_counts_insertions_deletions_substitutions() -> None:
     assert crnn.edit_distance("订单号", "订单号") == 0
     assert crnn.edit_distance("A123", "A1234") == 1
     assert crnn.edit_distance("kitten", "sitting") == 3
+
+
+def test_crnn_smoke_run_writes_a_card_with_checksum(smoke_run: Path) -> None:
+    from app.core.engine import sha256_of
+
+    card = (smoke_run / "crnn.md").read_text()
+    assert sha256_of(smoke_run / "crnn.onnx") in card
+    assert "python -m training.crnn --lines 40" in card and "| 1 |" in card
+
+
+def test_int8_quantisation_keeps_metadata_and_stays_close(smoke_run: Path, tmp_path: Path) -> None:
+    from training.quantize import quantize
+
+    quantize(smoke_run / "crnn.onnx", tmp_path / "crnn.int8.onnx")
+    keys = ("charset", "height", "mean", "std", "stride")
+    fp32 = OnnxModel(smoke_run / "crnn.onnx", EngineOptions("cpu"), keys)
+    int8 = OnnxModel(tmp_path / "crnn.int8.onnx", EngineOptions("cpu"), keys)
+    assert int8.metadata["charset"] == fp32.metadata["charset"]
+    assert int8.metadata["quantization"] == "int8-dynamic"
+    assert (tmp_path / "crnn.int8.onnx").stat().st_size < 0.6 * (
+        smoke_run / "crnn.onnx"
+    ).stat().st_size
+    x = np.random.default_rng(1).normal(0, 1, (1, 1, 32, 96)).astype(np.float32)
+    a, b = fp32.run(x), int8.run(x)
+    assert a.shape == b.shape and np.abs(a - b).max() < 0.1 * np.abs(a).max()

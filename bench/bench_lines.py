@@ -1,0 +1,90 @@
+"""Latency of the CRNN: one line and a batch of 16 through onnxruntime, and one line through
+POST /lines, for each model given (e.g. fp32 and int8 side by side, same run).
+
+    python bench/bench_lines.py [--models models/crnn.onnx models/crnn.int8.onnx] [--width 320]
+
+Inputs are real normalised lines (held-out MNIST t10k digits) cut or padded to the width, so
+the numbers match what the service sees; onnxruntime runs with the service's session options.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.core.config import Settings  # noqa: E402
+from app.core.engine import EngineOptions, OnnxModel  # noqa: E402
+from app.lines.preprocess import normalize_line, to_batch  # noqa: E402
+from app.lines.reader import REQUIRED_METADATA  # noqa: E402
+from app.main import create_app  # noqa: E402
+from training import mnist  # noqa: E402
+from training.lines.compose import GlyphSources, compose_line  # noqa: E402
+
+
+def digit_lines(count: int, seed: int = 3) -> list[np.ndarray]:
+    """Grayscale lines of 8-14 t10k digits (dark ink)."""
+    images, labels = mnist.load("t10k", ROOT / "tests/assets/mnist")
+    src = GlyphSources(latin_fonts=[], mnist_images=images, mnist_labels=labels, digit_share=1)
+    rng = np.random.default_rng(seed)
+    return [
+        compose_line("".join(str(d) for d in rng.integers(0, 10, rng.integers(8, 15))), src, rng)
+        for _ in range(count)
+    ]
+
+
+def timed(fn, repeat: int) -> list[float]:
+    fn()  # warm-up: first runs allocate
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(1000 * (time.perf_counter() - t0))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--models", nargs="+", type=Path, default=[ROOT / "models/crnn.onnx"])
+    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--repeat", type=int, default=200)
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    args = p.parse_args(argv)
+    raw = digit_lines(16)
+    print(
+        f"| model | one line (1 x H x {args.width}) p50 ms | batch of 16 p50 ms | lines/s (batch 16) "
+        "| POST /lines p50 ms |\n|---|---|---|---|---|"
+    )
+    for path in args.models:
+        model = OnnxModel(path, EngineOptions("cpu", args.threads, 1), REQUIRED_METADATA)
+        h = int(model.metadata["height"])
+        mean, std = float(model.metadata["mean"]), float(model.metadata["std"])
+        lines = [normalize_line(img, h)[:, : args.width] for img in raw]
+        lines = [np.pad(x, ((0, 0), (0, args.width - x.shape[1]))) for x in lines]
+        one = to_batch(lines[:1], mean, std)
+        sixteen = to_batch(lines, mean, std)
+        single = statistics.median(timed(lambda: model.run(one), args.repeat))  # noqa: B023
+        batch = statistics.median(timed(lambda: model.run(sixteen), args.repeat // 4))  # noqa: B023
+        _, png = cv2.imencode(".png", raw[0])
+        settings = Settings(lines_model=path, intra_op_threads=args.threads)
+        with TestClient(create_app(settings)) as client:
+            files = {"file": ("l.png", png.tobytes(), "image/png")}
+            service = statistics.median(
+                timed(lambda: client.post("/lines", files=files), args.repeat // 2)  # noqa: B023
+            )
+        print(
+            f"| {path.name} (h={h}) | {single:.2f} | {batch:.1f} | {16000 / batch:.0f} "
+            f"| {service:.2f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
