@@ -48,41 +48,64 @@ def _logsumexp(a: float, b: float) -> float:
 
 
 def _accumulate(
-    table: dict[tuple[int, ...], tuple[float, float]],
-) -> Callable[[tuple[int, ...], float, float], None]:
+    table: dict[int, tuple[float, float]],
+) -> Callable[[int, float, float], None]:
     """add(prefix, p_blank, p_label): sum new probability mass into a prefix's entry."""
 
-    def add(prefix: tuple[int, ...], pb: float, pnb: float) -> None:
-        ob, onb = table.get(prefix, (-math.inf, -math.inf))
-        table[prefix] = (_logsumexp(ob, pb), _logsumexp(onb, pnb))
+    def add(node: int, pb: float, pnb: float) -> None:
+        ob, onb = table.get(node, (-math.inf, -math.inf))
+        table[node] = (_logsumexp(ob, pb), _logsumexp(onb, pnb))
 
     return add
 
 
 def beam_search(
-    log_probs: np.ndarray, beam: int = 8, blank: int = 0, prune: float = -12.0
+    log_probs: np.ndarray, beam: int = 8, blank: int = 0, prune: float = -12.0, per_frame: int = 16
 ) -> list[int]:
-    """CTC prefix beam search: the most probable label sequence summed over alignments."""
+    """CTC prefix beam search: the most probable label sequence summed over alignments.
+
+    Each frame offers at most `per_frame` classes (its likeliest, above `prune`), so an unsure
+    model over thousands of classes costs no more than a sure one. Prefixes are nodes of a
+    trie (parent, last label), so extending one costs O(1) however long it is."""
+    parent, last = [-1], [-1]  # node 0: the empty prefix
+    child: dict[tuple[int, int], int] = {}
+
+    def extend(node: int, c: int) -> int:
+        key = (node, c)
+        if key not in child:
+            child[key] = len(parent)
+            parent.append(node)
+            last.append(c)
+        return child[key]
+
     # Each prefix keeps (log P ending in blank, log P ending in a label).
-    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}
+    beams: dict[int, tuple[float, float]] = {0: (0.0, -math.inf)}
     for frame in log_probs:
-        candidates = np.nonzero(frame > prune)[0]
-        nxt: dict[tuple[int, ...], tuple[float, float]] = {}
+        top = np.argpartition(frame, -per_frame)[-per_frame:] if len(frame) > per_frame else None
+        candidates = [
+            int(c) for c in (top if top is not None else range(len(frame))) if frame[c] > prune
+        ]
+        nxt: dict[int, tuple[float, float]] = {}
         add = _accumulate(nxt)
-        for prefix, (pb, pnb) in beams.items():
+        for node, (pb, pnb) in beams.items():
             total = _logsumexp(pb, pnb)
             for c in candidates:
                 p = float(frame[c])
                 if c == blank:
-                    add(prefix, total + p, -math.inf)
-                elif prefix and prefix[-1] == c:
-                    add(prefix, -math.inf, pnb + p)  # repeat without a blank: same label
-                    add((*prefix, int(c)), -math.inf, pb + p)  # blank between: a new label
+                    add(node, total + p, -math.inf)
+                elif last[node] == c:
+                    add(node, -math.inf, pnb + p)  # repeat without a blank: same label
+                    add(extend(node, c), -math.inf, pb + p)  # blank between: a new label
                 else:
-                    add((*prefix, int(c)), -math.inf, total + p)
+                    add(extend(node, c), -math.inf, total + p)
         ranked = sorted(nxt.items(), key=lambda kv: -_logsumexp(*kv[1]))
         beams = dict(ranked[:beam])
-    return list(max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))[0])
+    node = max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))[0]
+    labels = []
+    while node > 0:
+        labels.append(last[node])
+        node = parent[node]
+    return labels[::-1]
 
 
 def align(log_probs: np.ndarray, labels: list[int], blank: int = 0) -> list[DecodedChar]:
@@ -91,35 +114,39 @@ def align(log_probs: np.ndarray, labels: list[int], blank: int = 0) -> list[Deco
     if not labels:
         return []
     t_max = log_probs.shape[0]
-    ext = [blank]
-    for c in labels:
-        ext += [c, blank]
+    ext = np.full(2 * len(labels) + 1, blank)
+    ext[1::2] = labels  # blank, l1, blank, l2, ..., blank
     s_max = len(ext)
+    emit = log_probs[:, ext]  # T x S
+    # A state may skip the blank before it unless it repeats the label two states back.
+    can_skip = np.zeros(s_max, bool)
+    can_skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
     score = np.full((t_max, s_max), -np.inf)
     back = np.zeros((t_max, s_max), np.int64)
-    score[0, 0] = log_probs[0, ext[0]]
-    score[0, 1] = log_probs[0, ext[1]]
+    score[0, :2] = emit[0, :2]
+    none = np.full(2, -np.inf)
     for t in range(1, t_max):
-        for s in range(s_max):
-            moves = [(score[t - 1, s], s)]
-            if s >= 1:
-                moves.append((score[t - 1, s - 1], s - 1))
-            if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
-                moves.append((score[t - 1, s - 2], s - 2))
-            best, src = max(moves)
-            score[t, s] = best + log_probs[t, ext[s]]
-            back[t, s] = src
+        prev = score[t - 1]
+        moves = np.stack(
+            [
+                prev,  # stay
+                np.concatenate([none[:1], prev[:-1]]),  # advance one state
+                np.where(can_skip, np.concatenate([none, prev[:-2]]), -np.inf),  # skip a blank
+            ]
+        )
+        step = moves.argmax(axis=0)
+        score[t] = moves[step, np.arange(s_max)] + emit[t]
+        back[t] = np.arange(s_max) - step
     s = s_max - 1 if score[-1, s_max - 1] >= score[-1, s_max - 2] else s_max - 2
-    states = [s]
-    for t in range(t_max - 1, 0, -1):
+    states = np.empty(t_max, np.int64)
+    for t in range(t_max - 1, -1, -1):
+        states[t] = s
         s = int(back[t, s])
-        states.append(s)
-    states.reverse()
     out: list[DecodedChar] = []
     for k, label in enumerate(labels):
-        frames = [t for t, st in enumerate(states) if st == 2 * k + 1]
-        if not frames:
+        frames = np.nonzero(states == 2 * k + 1)[0]
+        if frames.size == 0:
             continue
         conf = float(np.exp(log_probs[frames, label]).mean())
-        out.append(DecodedChar(label, conf, frames[0], frames[-1] + 1))
+        out.append(DecodedChar(label, conf, int(frames[0]), int(frames[-1]) + 1))
     return out

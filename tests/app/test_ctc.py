@@ -58,3 +58,12 @@ def test_charset_holds_every_required_class_once() -> None:
 def test_charset_covers_example_lines(text: str) -> None:
     chars = set(build_charset())
     assert set(text) <= chars
+
+
+def test_beam_search_over_the_full_charset_places_every_label() -> None:
+    # 400 frames over all 3,870 classes with no clear winner: the worst case for pruning.
+    logp = log_softmax(np.random.default_rng(0).normal(0, 1, (400, 3870)))
+    labels = beam_search(logp, beam=32)
+    placed = align(logp, labels)
+    assert [c.index for c in placed] == labels and labels
+    assert all(a.end <= b.start for a, b in zip(placed, placed[1:], strict=False))
