@@ -1,5 +1,7 @@
 """CTC decoding and the line charset."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -66,4 +68,4 @@ def test_beam_search_over_the_full_charset_places_every_label() -> None:
     labels = beam_search(logp, beam=32)
     placed = align(logp, labels)
     assert [c.index for c in placed] == labels and labels
-    assert all(a.end <= b.start for a, b in zip(placed, placed[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(placed))
