@@ -17,6 +17,8 @@ SKEW_STEP_DEG = 0.5
 ROW_INK = 0.02
 # A band thinner than this share of the typical band is a stroke or dot, not a line of its own.
 THIN_BAND = 0.5
+# A band taller than this many character heights holds touching lines.
+TOUCHING_LINES = 2.2
 MIN_LINE_PX = 4
 
 
@@ -91,6 +93,35 @@ def _bands(mask: np.ndarray) -> list[tuple[int, int]]:
     return bands
 
 
+def _char_height(mask: np.ndarray) -> float:
+    """Median height of the page's connected components bigger than specks."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT][stats[1:, cv2.CC_STAT_AREA] >= 12]
+    return float(np.median(heights)) if heights.size else 0.0
+
+
+def _split_touching(
+    mask: np.ndarray, band: tuple[int, int], char_h: float
+) -> list[tuple[int, int]]:
+    """Cut a band that holds two or more touching lines at its emptiest row, recursively.
+
+    A band over TOUCHING_LINES character heights tall is cut where its row profile falls
+    below a quarter of its typical row, at least 0.6 character heights from either edge."""
+    a, b = band
+    if char_h <= 0 or b - a <= TOUCHING_LINES * char_h:
+        return [band]
+    profile = mask[a:b].sum(axis=1).astype(np.float64)
+    lo, hi = round(0.6 * char_h), round(b - a - 0.6 * char_h)
+    if hi <= lo:
+        return [band]
+    cut = lo + int(np.argmin(profile[lo:hi]))
+    if profile[cut] > 0.25 * np.median(profile[profile > 0]):
+        return [band]
+    return _split_touching(mask, (a, a + cut), char_h) + _split_touching(
+        mask, (a + cut + 1, b), char_h
+    )
+
+
 def _merge_one_thin_band(bands: list[tuple[int, int]], typical: float) -> bool:
     """Merge the thinnest band that has a neighbour within `typical` rows into it."""
     thin = [k for k, (a, b) in enumerate(bands) if b - a < THIN_BAND * typical]
@@ -144,7 +175,11 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
         mask, _ = _rotate(ink.mask, angle, border=0)
     inv = cv2.invertAffineTransform(rot)
     rows = np.nonzero(mask.any(axis=1))[0]
-    bands = [(int(rows[0]), int(rows[-1]) + 1)] if single_line else _bands(mask)
+    if single_line:
+        bands = [(int(rows[0]), int(rows[-1]) + 1)]
+    else:
+        char_h = _char_height(mask)
+        bands = [part for band in _bands(mask) for part in _split_touching(mask, band, char_h)]
     lines = []
     for y0, y1 in bands:
         cols = np.nonzero(mask[y0:y1].any(axis=0))[0]

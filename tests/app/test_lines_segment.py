@@ -9,13 +9,19 @@ from tests.conftest import digit_row
 
 
 def page_of_rows(t10k, rows: int, start: int = 0, gap: int = 24) -> np.ndarray:
-    """`rows` rows of eight t10k digits, one under another, on white paper."""
+    """`rows` rows of eight t10k digits, `gap` pixels apart (negative: overlapping), on white
+    paper with a 16-pixel margin."""
     pieces = [
-        digit_row(t10k, list(range(start + 8 * r, start + 8 * r + 8)))[0] for r in range(rows)
+        digit_row(t10k, list(range(start + 8 * r, start + 8 * r + 8)), margin=0)[0]
+        for r in range(rows)
     ]
-    width = max(p.shape[1] for p in pieces)
-    pieces = [np.pad(p, ((0, gap), (0, width - p.shape[1])), constant_values=255) for p in pieces]
-    return np.vstack(pieces)
+    width = max(p.shape[1] for p in pieces) + 32
+    page = np.full((32 + rows * 28 + (rows - 1) * gap, width), 255, np.uint8)
+    for r, piece in enumerate(pieces):
+        y = 16 + r * (28 + gap)
+        region = page[y : y + 28, 16 : 16 + piece.shape[1]]
+        np.minimum(region, piece, out=region)  # darker ink wins where rows overlap
+    return page
 
 
 def rotate(page: np.ndarray, angle: float) -> np.ndarray:
@@ -79,3 +85,10 @@ def test_upload_x_maps_columns_back_without_rotation(t10k) -> None:
     (line,) = find_lines(page)
     left = np.nonzero((line.gray < 128).any(axis=0))[0][0]
     assert line.upload_x(left) == pytest.approx(line.box.x, abs=1)
+
+
+def test_touching_rows_are_cut_apart(t10k) -> None:
+    page = page_of_rows(t10k, 3, start=600, gap=-3)  # each row overlaps the next by 3 px
+    lines = find_lines(page)
+    assert len(lines) == 3
+    assert all(line.box.height < 2 * 28 for line in lines)
