@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test lint format bench eval train-lenet5 docker-up docker-down clean
+.PHONY: run test lint format audit bench eval train-lenet5 docker-up docker-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +23,19 @@ run: $(VENV)/.run-deps  ## serve on the shipped models at http://$(HOST):$(PORT)
 	$(BIN)/python -m uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev-deps  ## lint, then the whole test suite (container test included)
-	$(BIN)/ruff check app training tests bench
-	$(BIN)/ruff format --check app training tests bench
+	$(BIN)/ruff check app training tests bench tools
+	$(BIN)/ruff format --check app training tests bench tools
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev-deps
-	$(BIN)/ruff check app training tests bench
+	$(BIN)/ruff check app training tests bench tools
 
 format: $(VENV)/.dev-deps
-	$(BIN)/ruff format app training tests bench
-	$(BIN)/ruff check --fix app training tests bench
+	$(BIN)/ruff format app training tests bench tools
+	$(BIN)/ruff check --fix app training tests bench tools
+
+audit: $(VENV)/.dev-deps  ## known vulnerabilities in the installed packages (skipped when offline)
+	$(BIN)/python -m tools.audit $(AUDIT_ARGS)
 
 bench: $(VENV)/.dev-deps  ## throughput of /digits against a bare upload endpoint
 	$(BIN)/python bench/bench_digits.py
