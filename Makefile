@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test lint format audit bench eval train-lenet5 docker-up docker-down clean
+.PHONY: run test lint format audit bench load eval train-lenet5 docker-up docker-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ audit: $(VENV)/.dev-deps  ## known vulnerabilities in the installed packages (sk
 
 bench: $(VENV)/.dev-deps  ## throughput of /digits against a bare upload endpoint
 	$(BIN)/python bench/bench_digits.py
+
+load: $(VENV)/.dev-deps  ## 64 clients for 60 s, then a 100,000-request soak with the server's RSS
+	$(BIN)/python bench/load.py
 
 eval: $(VENV)/.dev-deps  ## exact-string accuracy of /digits on images built from MNIST t10k
 	$(BIN)/python bench/eval_digits.py --count 1000
