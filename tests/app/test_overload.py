@@ -104,3 +104,8 @@ def test_pipeline_slots_refuse_at_once_when_the_line_is_full() -> None:
         assert await first is True
 
     asyncio.run(scenario())
+
+
+def test_openapi_documents_the_overload_answers(client) -> None:
+    responses = client.get("/openapi.json").json()["paths"]["/digits"]["post"]["responses"]
+    assert {"503", "504"} <= set(responses)
