@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test lint format bench eval eval-lines bench-lines train-lenet5 train-crnn docker-up docker-down clean
+.PHONY: run test lint format audit bench load eval eval-lines bench-lines train-lenet5 \
+	train-crnn docker-up docker-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,19 +24,25 @@ run: $(VENV)/.run-deps  ## serve on the shipped models at http://$(HOST):$(PORT)
 	$(BIN)/python -m uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev-deps  ## lint, then the whole test suite (container test included)
-	$(BIN)/ruff check app training tests bench
-	$(BIN)/ruff format --check app training tests bench
+	$(BIN)/ruff check app training tests bench tools
+	$(BIN)/ruff format --check app training tests bench tools
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev-deps
-	$(BIN)/ruff check app training tests bench
+	$(BIN)/ruff check app training tests bench tools
 
 format: $(VENV)/.dev-deps
-	$(BIN)/ruff format app training tests bench
-	$(BIN)/ruff check --fix app training tests bench
+	$(BIN)/ruff format app training tests bench tools
+	$(BIN)/ruff check --fix app training tests bench tools
+
+audit: $(VENV)/.dev-deps  ## known vulnerabilities in the installed packages (skipped when offline)
+	$(BIN)/python -m tools.audit $(AUDIT_ARGS)
 
 bench: $(VENV)/.dev-deps  ## throughput of /digits against a bare upload endpoint
 	$(BIN)/python bench/bench_digits.py
+
+load: $(VENV)/.dev-deps  ## 64 clients for 60 s, then a 100,000-request soak with the server's RSS
+	$(BIN)/python bench/load.py
 
 eval: $(VENV)/.dev-deps  ## exact-string accuracy of /digits on images built from MNIST t10k
 	$(BIN)/python bench/eval_digits.py --count 1000

@@ -12,9 +12,11 @@ from starlette.formparsers import MultiPartParser
 from app.api.deps import PipelineSlots
 from app.api.routes import digits, health, lines
 from app.core.config import Settings, get_settings
-from app.core.engine import EngineOptions, OnnxModel
-from app.core.errors import install_error_handlers
+from app.core.engine import EngineOptions, OnnxModel, resolve_device
+from app.core.errors import ModelLoadError, QuietModelLoadFailure, install_error_handlers
 from app.core.limits import BodySizeLimit
+from app.core.logs import configure_logging
+from app.core.security import install_access_control
 from app.digits.reader import REQUIRED_METADATA as DIGIT_METADATA
 from app.digits.reader import DigitReader
 from app.lines.reader import REQUIRED_METADATA as LINE_METADATA
@@ -24,7 +26,8 @@ log = logging.getLogger("hwr")
 
 
 def load_models(app: FastAPI, settings: Settings) -> None:
-    options = EngineOptions(settings.device, settings.intra_op_threads, settings.inter_op_threads)
+    device = resolve_device(settings.device)
+    options = EngineOptions(device, settings.intra_op_threads, settings.inter_op_threads)
     lenet = OnnxModel(settings.digits_model, options, DIGIT_METADATA)
     app.state.digit_reader = DigitReader(lenet, max_digits=settings.max_digits)
     crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
@@ -47,9 +50,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # OpenCV's own thread pool costs more to wake than the small images it would split.
         cv2.setNumThreads(settings.opencv_threads)
-        app.state.pipeline_slots = PipelineSlots(settings.max_concurrency)
-        load_models(app, settings)
+        app.state.pipeline_slots = PipelineSlots(
+            settings.max_concurrency, settings.max_queue, settings.request_timeout_s
+        )
+        try:
+            load_models(app, settings)
+        except ModelLoadError as exc:
+            log.error("Cannot start: %s", exc)  # the one line; QuietModelLoadFailure drops the rest
+            raise
+        app.state.ready = True
         yield
+        app.state.ready = False
 
     app = FastAPI(
         title="Handwriting recognition",
@@ -59,11 +70,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "(LeNet-5 and CRNN on onnxruntime)."
         ),
         lifespan=lifespan,
+        # Each part costs parsing and objects before any route code runs: only a few pass.
+        form_limits={"max_files": settings.max_form_parts, "max_fields": settings.max_form_parts},
     )
+    configure_logging(settings.log_level)
     app.state.settings = settings
+    app.state.models = {}
+    app.state.ready = False
     # Uploads stay in memory up to the body limit: they are never spooled to disk.
     MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    install_access_control(app, settings)
+    app.add_middleware(QuietModelLoadFailure)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(digits.router)

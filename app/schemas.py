@@ -50,6 +50,10 @@ class HealthResponse(BaseModel):
     models: dict[str, ModelInfo] = Field(description="Loaded models by endpoint.")
 
 
+class ReadyResponse(BaseModel):
+    status: str = Field(description="`ready` once every model is loaded.", examples=["ready"])
+
+
 class ErrorResponse(BaseModel):
     detail: str = Field(
         description="What was wrong with the request.", examples=["The uploaded file is empty."]

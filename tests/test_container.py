@@ -88,6 +88,15 @@ def test_compose_up_serves_digits(t10k) -> None:
         assert out.strip().endswith("True")
         user = sh("docker compose exec -T api id -u", env)
         assert user.strip() != "0"
+        # Read-only root file system: the service runs without writing anywhere but /tmp.
+        with urllib.request.urlopen(f"{base}/ready", timeout=5) as r:
+            assert r.status == 200
+        writes = sh(
+            "docker compose exec -T api sh -c "
+            "'touch /srv/probe 2>/dev/null && echo srv-writable; touch /tmp/probe && echo tmp-ok'",
+            env,
+        )
+        assert "srv-writable" not in writes and "tmp-ok" in writes
     finally:
         sh("docker compose down --remove-orphans", env)
 

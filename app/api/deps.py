@@ -6,13 +6,13 @@ request, and none of these block.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
-from app.core.errors import EmptyUpload
+from app.core.errors import EmptyUpload, Overloaded, RequestTimedOut
 from app.digits.reader import DigitReader
 from app.lines.reader import LineReader
 
@@ -40,22 +40,64 @@ async def read_upload(file: UploadFile) -> bytes:
 P = ParamSpec("P")
 T = TypeVar("T")
 PipelineRunner = Callable[..., Awaitable[object]]
+# Seconds a refused client is asked to wait: one image takes milliseconds, a line drains fast.
+RETRY_AFTER_S = 1
 
 
 class PipelineSlots:
     """Runs CPU-bound pipelines in worker threads, at most `size` at once.
 
     More threads than cores only fight over the GIL; waiting requests queue here, on the
-    event loop, where waiting costs nothing.
+    event loop, where waiting costs nothing. The line is bounded (`max_queue`): past it a
+    request is refused at once, so overload costs neither memory nor everyone's latency.
+    A request that takes longer than `timeout_s` in all is answered 504 on time; its thread
+    cannot be stopped, so it keeps its slot until it finishes and concurrency stays bounded.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_queue: int, timeout_s: float) -> None:
         self.size = size
+        self.max_queue = max_queue
+        self.timeout_s = timeout_s
         self._slots = asyncio.Semaphore(size)
+        self.running = 0
+        self.waiting = 0
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        async with self._slots:
-            return await run_in_threadpool(fn, *args, **kwargs)
+        if self._slots.locked() and self.waiting >= self.max_queue:
+            raise Overloaded(
+                f"The service is busy ({self.waiting} requests already waiting); try again "
+                "shortly.",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        deadline = asyncio.timeout(self.timeout_s)
+        try:
+            async with deadline:
+                self.waiting += 1
+                try:
+                    await self._slots.acquire()
+                finally:
+                    self.waiting -= 1
+                self.running += 1
+                work = asyncio.ensure_future(run_in_threadpool(fn, *args, **kwargs))
+                work.add_done_callback(self._release)
+                # Unshielded, the timeout would cancel `work`, and a cancelled thread call
+                # returns only when its thread ends: the answer would be as late as the work.
+                # Shielded, the answer goes out on time; the slot comes back in _release.
+                return await asyncio.shield(work)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise RequestTimedOut(
+                f"The request was not done within {self.timeout_s:g} s; try a smaller image "
+                "or try again later."
+            ) from None
+
+    def _release(self, work: asyncio.Future[Any]) -> None:
+        self.running -= 1
+        self._slots.release()
+        # Marks an error of an abandoned run as seen; a waiting request gets it by itself.
+        if not work.cancelled():
+            work.exception()
 
 
 async def get_pipeline_runner(request: Request) -> PipelineRunner:

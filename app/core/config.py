@@ -1,13 +1,30 @@
 """One settings object for the whole service (environment variables with the HWR_ prefix)."""
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def _comma_separated(value: object) -> object:
+    # A comma-separated list reads better in an environment file than JSON; both are taken.
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _not_blank(value: SecretStr | None) -> SecretStr | None:
+    # An empty key would let an empty header in; refusing it beats serving openly by accident.
+    if value is not None and not value.get_secret_value().strip():
+        raise ValueError("is empty; unset HWR_API_KEY to serve without a key")
+    return value
 
 
 class Settings(BaseSettings):
@@ -28,6 +45,21 @@ class Settings(BaseSettings):
     inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across operators.")
     max_concurrency: int = Field(
         1, gt=0, description="Images processed at once per worker; more requests wait in line."
+    )
+    max_queue: int = Field(
+        64, ge=0, description="Requests allowed to wait for a slot; beyond it: 503 + Retry-After."
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait plus processing for one image; beyond it: 504."
+    )
+    max_form_parts: int = Field(
+        8, gt=0, description="Most files, and most plain fields, in one multipart form."
+    )
+    api_key: Annotated[SecretStr | None, AfterValidator(_not_blank)] = Field(
+        None, description="When set, every API route needs it in the X-API-Key header."
+    )
+    cors_origins: Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)] = Field(
+        [], description="Origins allowed to call the API from a browser (comma-separated)."
     )
     opencv_threads: int = Field(1, ge=0, description="OpenCV's thread count (0 = OpenCV decides).")
     max_upload_bytes: int = Field(

@@ -42,6 +42,14 @@ def choose_providers(device: Device, available: list[str]) -> list[str]:
     return [CPU]
 
 
+def resolve_device(device: Device) -> Device:
+    """`auto` on an onnxruntime build without CUDA is `cpu`: said once, not once per model."""
+    if device == "auto" and CUDA not in ort.get_available_providers():
+        log.warning("HWR_DEVICE=auto: onnxruntime has no %s; models run on the CPU", CUDA)
+        return "cpu"
+    return device
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -55,8 +63,10 @@ class OnnxModel:
 
     def __init__(self, path: Path, options: EngineOptions, required_metadata: tuple[str, ...]):
         self.path = Path(path)
-        if not self.path.is_file():
+        if not self.path.exists():
             raise ModelLoadError(f"model file {self.path} does not exist")
+        if not self.path.is_file():
+            raise ModelLoadError(f"model file {self.path} is not a regular file")
         so = ort.SessionOptions()
         so.intra_op_num_threads = options.intra_op_threads
         so.inter_op_num_threads = options.inter_op_threads
@@ -69,7 +79,10 @@ class OnnxModel:
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=providers)
         except Exception as exc:  # onnxruntime raises several unrelated types for bad files
-            raise ModelLoadError(f"model file {self.path} cannot be loaded: {exc}") from exc
+            reason = " ".join(str(exc).split())  # one log line, whatever onnxruntime wrote
+            raise ModelLoadError(
+                f"model file {self.path} cannot be loaded (truncated, or not ONNX?): {reason}"
+            ) from exc
         self.provider = self.session.get_providers()[0]
         if options.device == "cuda" and self.provider != CUDA:
             raise ModelLoadError(f"HWR_DEVICE=cuda but {self.path.name} runs on {self.provider}")
@@ -83,7 +96,10 @@ class OnnxModel:
         self.metadata: dict[str, str] = dict(meta.custom_metadata_map)
         missing = [key for key in required_metadata if key not in self.metadata]
         if missing:
-            raise ModelLoadError(f"model file {self.path} lacks metadata: {', '.join(missing)}")
+            raise ModelLoadError(
+                f"model file {self.path} lacks metadata: {', '.join(missing)} "
+                "(not a model exported by this project's training?)"
+            )
         self.name = self.metadata.get("name", self.path.stem)
         self.version = self.metadata.get("version", str(meta.version))
         self.sha256 = sha256_of(self.path)

@@ -1,9 +1,10 @@
-"""GET /health: liveness plus what is loaded and where it runs."""
+"""GET /health: liveness plus what is loaded and where it runs; GET /ready: readiness."""
 
 from fastapi import APIRouter, Request
 
 from app.core.engine import OnnxModel
-from app.schemas import HealthResponse, ModelInfo
+from app.core.errors import NotReady
+from app.schemas import ErrorResponse, HealthResponse, ModelInfo, ReadyResponse
 
 router = APIRouter(tags=["health"])
 
@@ -19,3 +20,15 @@ def health(request: Request) -> HealthResponse:
             for route, m in models.items()
         },
     )
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyResponse,
+    responses={503: {"model": ErrorResponse, "description": "Models not loaded (yet)."}},
+)
+def ready(request: Request) -> ReadyResponse:
+    """200 once every model is loaded and until shutdown begins; 503 otherwise."""
+    if not request.app.state.ready:
+        raise NotReady("The models are not loaded.")
+    return ReadyResponse(status="ready")

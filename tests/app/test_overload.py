@@ -1,0 +1,111 @@
+"""Overload: a bounded waiting line (503 + Retry-After beyond it) and a deadline (504)."""
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from app.api.deps import PipelineSlots
+from app.core.errors import Overloaded, RequestTimedOut
+from tests.app.serving import gated, post_blank, serving
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_request_beyond_a_full_queue_is_503_with_retry_after() -> None:
+    with (
+        serving(max_concurrency=1, max_queue=1) as client,
+        gated(client) as gate,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        slots = client.app.state.pipeline_slots
+        running = pool.submit(post_blank, client)
+        assert gate.entered.wait(10)
+        waiting = pool.submit(post_blank, client)
+        wait_until(lambda: slots.waiting == 1)
+
+        refused = post_blank(client)
+
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert refused.headers["content-type"] == "application/json"
+        assert "busy" in refused.json()["detail"]
+        assert gate.calls == 1
+        gate.release.set()
+        assert running.result(10).status_code == 200
+        assert waiting.result(10).status_code == 200
+
+
+def test_request_over_the_timeout_is_answered_504_while_its_thread_keeps_the_slot() -> None:
+    with serving(max_concurrency=1, request_timeout_s=0.2) as client, gated(client) as gate:
+        slots = client.app.state.pipeline_slots
+
+        stuck = post_blank(client)
+
+        assert stuck.status_code == 504
+        assert "0.2 s" in stuck.json()["detail"]
+        assert slots.running == 1  # the thread cannot be stopped: it keeps its slot
+        # So the next request waits for that slot instead of running beside the stuck one.
+        assert post_blank(client).status_code == 504
+        assert gate.calls == 1
+        gate.release.set()
+        wait_until(lambda: slots.running == 0)
+        assert post_blank(client).status_code == 200
+
+
+def test_pipeline_slots_never_run_more_threads_than_slots_despite_timeouts() -> None:
+    active = 0
+    most = 0
+    lock = threading.Lock()
+
+    def work() -> str:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.1)
+        with lock:
+            active -= 1
+        return "done"
+
+    async def burst() -> list[object]:
+        slots = PipelineSlots(size=2, max_queue=10, timeout_s=0.02)
+        results = await asyncio.gather(*(slots.run(work) for _ in range(6)), return_exceptions=True)
+        while slots.running:  # abandoned threads still finish, and only then free their slot
+            await asyncio.sleep(0.01)
+        return results
+
+    results = asyncio.run(burst())
+
+    assert most <= 2
+    assert all(r == "done" or isinstance(r, RequestTimedOut) for r in results)
+
+
+def test_pipeline_slots_refuse_at_once_when_the_line_is_full() -> None:
+    release = threading.Event()
+
+    async def scenario() -> None:
+        slots = PipelineSlots(size=1, max_queue=0, timeout_s=30)
+        first = asyncio.create_task(slots.run(release.wait, 10))
+        while not slots.running:
+            await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded) as refused:
+            await slots.run(release.wait, 10)
+        assert refused.value.headers == {"Retry-After": "1"}
+        release.set()
+        assert await first is True
+
+    asyncio.run(scenario())
+
+
+def test_openapi_documents_the_overload_answers(client) -> None:
+    responses = client.get("/openapi.json").json()["paths"]["/digits"]["post"]["responses"]
+    assert {"503", "504"} <= set(responses)
