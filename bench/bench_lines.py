@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     raw = digit_lines(16)
     print(
-        f"| model | one line (1 x H x {args.width}) p50 ms | batch of 16 p50 ms | lines/s (batch 16) "
+        f"| model | one line (1 x H x {args.width}) p50 ms | batch of 16 p50 ms | lines/s (16) "
         "| POST /lines p50 ms |\n|---|---|---|---|---|"
     )
     for path in args.models:
