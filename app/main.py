@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from starlette.formparsers import MultiPartParser
 
 from app.api.deps import PipelineSlots
+from app.api.overload import EarlyOverloadRefusal, pipeline_paths
 from app.api.routes import digits, health, lines
 from app.core.config import Settings, get_settings
 from app.core.engine import EngineOptions, OnnxModel, resolve_device
@@ -23,6 +24,8 @@ from app.lines.reader import REQUIRED_METADATA as LINE_METADATA
 from app.lines.reader import LineReader
 
 log = logging.getLogger("hwr")
+# Included without a prefix, so their route paths are the app's.
+ROUTERS = (health.router, digits.router, lines.router)
 
 
 def load_models(app: FastAPI, settings: Settings) -> None:
@@ -79,13 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     # Uploads stay in memory up to the body limit: they are never spooled to disk.
     MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
+    # The last added runs first: the key check, then the size limit, then the overload
+    # refusal, so a client without the key gets 401 and never learns how busy the service is.
+    app.add_middleware(EarlyOverloadRefusal, paths=pipeline_paths(ROUTERS))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     install_access_control(app, settings)
     app.add_middleware(QuietModelLoadFailure)
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(digits.router)
-    app.include_router(lines.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -62,13 +62,21 @@ class PipelineSlots:
         self.running = 0
         self.waiting = 0
 
+    @property
+    def full(self) -> bool:
+        """Every slot is busy and `max_queue` requests already wait: a new one is refused."""
+        return self._slots.locked() and self.waiting >= self.max_queue
+
+    def refusal(self) -> Overloaded:
+        """The 503 a refused request gets, with the Retry-After it should honour."""
+        return Overloaded(
+            f"The service is busy ({self.waiting} requests already waiting); try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        if self._slots.locked() and self.waiting >= self.max_queue:
-            raise Overloaded(
-                f"The service is busy ({self.waiting} requests already waiting); try again "
-                "shortly.",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
+        if self.full:
+            raise self.refusal()
         deadline = asyncio.timeout(self.timeout_s)
         try:
             async with deadline:

@@ -57,6 +57,21 @@ def test_read_digits_without_file_field_is_422(client: TestClient) -> None:
     assert r.status_code == 422 and "file" in r.json()["detail"]
 
 
+@pytest.mark.parametrize("path", ["/digits", "/lines"])
+def test_text_in_the_file_field_is_422_without_python_type_names(
+    client: TestClient, path: str
+) -> None:
+    r = client.post(path, data={"file": "not a file"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == "file: expected an uploaded file (multipart form field `file`)"
+
+
+def test_other_validation_messages_are_kept(client: TestClient) -> None:
+    r = client.post("/lines?beam=99", files={"file": ("d.png", b"abc")})
+    assert r.json()["detail"] == "query.beam: Input should be less than or equal to 32"
+    assert client.post("/digits").json()["detail"] == "file: Field required"
+
+
 def test_read_digits_with_empty_upload_is_400(client: TestClient) -> None:
     r = client.post("/digits", files={"file": ("d.png", b"")})
     assert r.status_code == 400 and r.json()["detail"]

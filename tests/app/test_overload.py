@@ -3,14 +3,18 @@
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from app.api.deps import PipelineSlots
+from app.api.overload import pipeline_paths
 from app.core.errors import Overloaded, RequestTimedOut
-from tests.app.serving import gated, post_blank, serving
+from app.main import ROUTERS
+from tests.app.serving import BLANK_PNG, gated, post_blank, serving
+
+MULTIPART = {"content-type": "multipart/form-data; boundary=b"}
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
@@ -42,6 +46,76 @@ def test_request_beyond_a_full_queue_is_503_with_retry_after() -> None:
         gate.release.set()
         assert running.result(10).status_code == 200
         assert waiting.result(10).status_code == 200
+
+
+def streamed_upload(pulled: list[bytes]) -> Iterator[bytes]:
+    """A multipart upload of a blank PNG that records each chunk as the server pulls it."""
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="b.png"\r\n\r\n'
+    for chunk in (head, BLANK_PNG, b"\r\n--b--\r\n"):
+        pulled.append(chunk)
+        yield chunk
+
+
+@pytest.mark.parametrize("path", ["/digits", "/lines"])
+def test_upload_to_a_full_service_is_refused_before_its_body_is_read(path: str) -> None:
+    with (
+        serving(max_concurrency=1, max_queue=0) as client,
+        gated(client) as gate,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        running = pool.submit(post_blank, client)
+        assert gate.entered.wait(10)
+        pulled: list[bytes] = []
+
+        refused = client.post(path, content=streamed_upload(pulled), headers=MULTIPART)
+
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert refused.headers["content-type"] == "application/json"
+        assert "busy" in refused.json()["detail"]
+        assert pulled == []
+        gate.release.set()
+        assert running.result(10).status_code == 200
+        # The same upload, once a slot is free, is read and answered.
+        accepted = client.post(path, content=streamed_upload(pulled), headers=MULTIPART)
+        assert accepted.status_code == 200 and pulled
+
+
+def test_probes_still_answer_while_uploads_are_refused() -> None:
+    with (
+        serving(max_concurrency=1, max_queue=0) as client,
+        gated(client) as gate,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        running = pool.submit(post_blank, client)
+        assert gate.entered.wait(10)
+        assert client.app.state.pipeline_slots.full
+
+        assert client.get("/health").status_code == 200
+        assert client.get("/ready").status_code == 200
+        assert post_blank(client).status_code == 503
+        gate.release.set()
+        assert running.result(10).status_code == 200
+
+
+def test_api_key_is_checked_before_the_overload_refusal() -> None:
+    key = {"X-API-Key": "k3y"}
+    with (
+        serving(max_concurrency=1, max_queue=0, api_key="k3y") as client,
+        gated(client) as gate,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        running = pool.submit(post_blank, client, headers=key)
+        assert gate.entered.wait(10)
+
+        assert post_blank(client).status_code == 401
+        assert post_blank(client, headers=key).status_code == 503
+        gate.release.set()
+        assert running.result(10).status_code == 200
+
+
+def test_early_refusal_covers_every_route_that_runs_a_pipeline() -> None:
+    assert pipeline_paths(ROUTERS) == {"/digits", "/lines"}
 
 
 def test_request_over_the_timeout_is_answered_504_while_its_thread_keeps_the_slot() -> None:
@@ -97,6 +171,7 @@ def test_pipeline_slots_refuse_at_once_when_the_line_is_full() -> None:
         first = asyncio.create_task(slots.run(release.wait, 10))
         while not slots.running:
             await asyncio.sleep(0.01)
+        assert slots.full
         with pytest.raises(Overloaded) as refused:
             await slots.run(release.wait, 10)
         assert refused.value.headers == {"Retry-After": "1"}
