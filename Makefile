@@ -60,7 +60,7 @@ train-lenet5: $(VENV)/.dev-deps
 train-crnn: $(VENV)/.dev-deps
 	$(BIN)/python -m training.crnn --lines 20000 --epochs 3 --hidden 128 --channels 128 \
 		--eval-lines 200 --checkpoint runs/crnn_slim/last.pt --out runs/crnn_slim/
-	$(BIN)/python -m training.crnn --lines 100000 --seed 2 --epochs 4 --hidden 128 \
+	$(BIN)/python -m training.crnn --lines 100000 --seed 2 --epochs 2 --hidden 128 \
 		--channels 128 --init runs/crnn_slim/last.pt --checkpoint runs/crnn_main/last.pt \
 		--eval-lines 300 --out models/
 

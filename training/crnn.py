@@ -142,8 +142,11 @@ def train(
     opt: torch.optim.Optimizer,
     args: argparse.Namespace,
     rng: np.random.Generator,
+    epoch: int = 1,
 ) -> float:
-    """One epoch; batches of similar widths to limit padding."""
+    """One epoch; batches of similar widths to limit padding. The learning rate follows a
+    cosine from --lr to 0 over all epochs, batch by batch (a function of the position only, so
+    a resumed run continues it exactly)."""
     model.train()
     images, texts = data
     order = np.argsort([im.shape[1] for im in images], kind="stable")
@@ -151,6 +154,9 @@ def train(
     rng.shuffle(batches)
     total = 0.0
     for n, idx in enumerate(tqdm(batches, desc="train", leave=False, disable=args.quiet)):
+        done = (epoch - 1 + n / len(batches)) / args.epochs
+        for group in opt.param_groups:
+            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * done))
         x = torch.from_numpy(to_batch([images[i] for i in idx], MEAN, STD, STRIDE)).to(args.device)
         targets, lengths = encode([texts[i] for i in idx], index)
         logp = model(x).log_softmax(2).permute(1, 0, 2)  # T x N x C, as CTC wants
@@ -298,10 +304,8 @@ def main(
         opt.load_state_dict(state["opt"])
         start, history, wall = state["epoch"] + 1, state["history"], state["wall"]
     for epoch in range(start, args.epochs + 1):
-        for group in opt.param_groups:  # cosine decay, recomputed so resuming is exact
-            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / args.epochs))
         t0 = time.time()
-        loss = train(model, train_data, index, opt, args, rng)
+        loss = train(model, train_data, index, opt, args, rng, epoch)
         wall += time.time() - t0
         cer = {name: evaluate(model, data, charset, args.device) for name, data in held_out.items()}
         history.append({"epoch": epoch, "loss": loss, "cer": cer})
