@@ -398,6 +398,8 @@ def write_card(model_path: Path) -> None:
             ),
             "",
         ]
+    if card.get("notes"):
+        lines += ["## How it was trained", "", card["notes"], ""]
     lines += [
         "## Held-out CER after each training epoch (normalised lines, greedy decoding)",
         "",
