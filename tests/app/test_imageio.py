@@ -1,8 +1,6 @@
 """Upload decoding: accepted formats, bit depths, alpha, EXIF, and refusals."""
 
 import io
-import struct
-import zlib
 
 import cv2
 import numpy as np
@@ -12,6 +10,7 @@ from PIL import Image
 from app.core.errors import EmptyUpload, ImageTooLarge, UnsupportedImage
 from app.vision.imageio import decode_image, sniff_format
 from tests.conftest import encode
+from tests.hostile import png_header
 
 LIMIT = 40_000_000
 
@@ -97,29 +96,9 @@ def test_decode_image_refuses_truncated_png() -> None:
         decode_image(data[: len(data) // 3], LIMIT)
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims width x height pixels; its data is tiny (a decompression bomb's shape)."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(payload))
-            + kind
-            + payload
-            + struct.pack(">I", zlib.crc32(kind + payload))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00"))
-        + chunk(b"IEND", b"")
-    )
-
-
 def test_decode_image_refuses_pixel_bombs_from_the_header() -> None:
     with pytest.raises(ImageTooLarge):
-        decode_image(png_header_only(100_000, 100_000), LIMIT)
+        decode_image(png_header(100_000, 100_000), LIMIT)
 
 
 def test_decode_image_applies_a_lower_pixel_limit() -> None:

@@ -5,8 +5,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
+from fastapi.testclient import TestClient
 
 from app.api.deps import PipelineSlots
 from app.api.overload import pipeline_paths
@@ -56,15 +58,31 @@ def streamed_upload(pulled: list[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-@pytest.mark.parametrize("path", ["/digits", "/lines"])
-def test_upload_to_a_full_service_is_refused_before_its_body_is_read(path: str) -> None:
+@contextmanager
+def held_busy(
+    headers: dict[str, str] | None = None, **settings: object
+) -> Iterator[tuple[TestClient, Callable[[], None]]]:
+    """A service with one slot and no waiting line, its slot held by a blank upload; `free()`
+    (called at the latest when the block ends) releases it, and it must then succeed."""
     with (
-        serving(max_concurrency=1, max_queue=0) as client,
+        serving(max_concurrency=1, max_queue=0, **settings) as client,
         gated(client) as gate,
         ThreadPoolExecutor(1) as pool,
     ):
-        running = pool.submit(post_blank, client)
+        running = pool.submit(post_blank, client, headers=headers)
         assert gate.entered.wait(10)
+
+        def free() -> None:
+            gate.release.set()
+            assert running.result(10).status_code == 200
+
+        yield client, free
+        free()
+
+
+@pytest.mark.parametrize("path", ["/digits", "/lines"])
+def test_upload_to_a_full_service_is_refused_before_its_body_is_read(path: str) -> None:
+    with held_busy() as (client, free):
         pulled: list[bytes] = []
 
         refused = client.post(path, content=streamed_upload(pulled), headers=MULTIPART)
@@ -74,44 +92,26 @@ def test_upload_to_a_full_service_is_refused_before_its_body_is_read(path: str) 
         assert refused.headers["content-type"] == "application/json"
         assert "busy" in refused.json()["detail"]
         assert pulled == []
-        gate.release.set()
-        assert running.result(10).status_code == 200
+        free()
         # The same upload, once a slot is free, is read and answered.
         accepted = client.post(path, content=streamed_upload(pulled), headers=MULTIPART)
         assert accepted.status_code == 200 and pulled
 
 
 def test_probes_still_answer_while_uploads_are_refused() -> None:
-    with (
-        serving(max_concurrency=1, max_queue=0) as client,
-        gated(client) as gate,
-        ThreadPoolExecutor(1) as pool,
-    ):
-        running = pool.submit(post_blank, client)
-        assert gate.entered.wait(10)
+    with held_busy() as (client, _):
         assert client.app.state.pipeline_slots.full
 
         assert client.get("/health").status_code == 200
         assert client.get("/ready").status_code == 200
         assert post_blank(client).status_code == 503
-        gate.release.set()
-        assert running.result(10).status_code == 200
 
 
 def test_api_key_is_checked_before_the_overload_refusal() -> None:
     key = {"X-API-Key": "k3y"}
-    with (
-        serving(max_concurrency=1, max_queue=0, api_key="k3y") as client,
-        gated(client) as gate,
-        ThreadPoolExecutor(1) as pool,
-    ):
-        running = pool.submit(post_blank, client, headers=key)
-        assert gate.entered.wait(10)
-
+    with held_busy(headers=key, api_key="k3y") as (client, _):
         assert post_blank(client).status_code == 401
         assert post_blank(client, headers=key).status_code == 503
-        gate.release.set()
-        assert running.result(10).status_code == 200
 
 
 def test_early_refusal_covers_every_route_that_runs_a_pipeline() -> None:
