@@ -103,9 +103,9 @@ def test_read_digits_with_chunked_body_over_limit_is_413(client: TestClient) -> 
 
 
 def test_read_digits_with_too_many_pixels_is_413(client: TestClient) -> None:
-    from tests.app.test_imageio import png_header_only
+    from tests.hostile import png_header
 
-    r = client.post("/digits", files={"file": ("bomb.png", png_header_only(20_000, 20_000))})
+    r = client.post("/digits", files={"file": ("bomb.png", png_header(20_000, 20_000))})
     assert r.status_code == 413 and "pixels" in r.json()["detail"]
 
 
