@@ -6,7 +6,7 @@ HOST ?= 0.0.0.0
 PORT ?= 8000
 
 .PHONY: run test lint format audit bench load eval eval-lines bench-lines train-lenet5 \
-	train-crnn docker-up docker-down clean
+	train-pairs train-crnn docker-up docker-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,17 @@ eval-lines: $(VENV)/.dev-deps  ## CER of /lines on 4 held-out sets of 300 lines
 bench-lines: $(VENV)/.dev-deps  ## CRNN latency: one line, a batch of 16, one POST /lines
 	$(BIN)/python bench/bench_lines.py
 
+# A base run, then a fine-tune with the pieces the service's segmenter cuts from touching digits.
 train-lenet5: $(VENV)/.dev-deps
-	$(BIN)/python -m training.lenet5 --epochs 28 --seed 1 --width 2 --out models/
+	$(BIN)/python -m training.lenet5 --epochs 28 --seed 1 --width 2 --out runs/wide/ \
+		--checkpoint runs/wide/last.pt
+	$(BIN)/python -m training.lenet5 --epochs 8 --lr 1e-3 --seed 1 --width 2 --pieces 10000 \
+		--init runs/wide/last.pt --checkpoint runs/pieces/last.pt --out models/
+
+# The pair reader for touching digits: pieces the segmenter cuts from 15,000 touching rows.
+train-pairs: $(VENV)/.dev-deps
+	$(BIN)/python -m training.pairs --rows 15000 --epochs 10 --seed 1 --out models/ \
+		--checkpoint runs/pairs/last.pt
 
 # Two stages on 2 CPU cores (about 3 h in all); needs the Debian fonts named by the script.
 train-crnn: $(VENV)/.dev-deps

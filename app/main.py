@@ -32,15 +32,22 @@ def load_models(app: FastAPI, settings: Settings) -> None:
     device = resolve_device(settings.device)
     options = EngineOptions(device, settings.intra_op_threads, settings.inter_op_threads)
     lenet = OnnxModel(settings.digits_model, options, DIGIT_METADATA)
-    app.state.digit_reader = DigitReader(lenet, max_digits=settings.max_digits)
+    pairs = (
+        OnnxModel(settings.digit_pairs_model, options, DIGIT_METADATA)
+        if settings.digit_pairs_model
+        else None
+    )
+    app.state.digit_reader = DigitReader(lenet, max_digits=settings.max_digits, pairs=pairs)
     crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
     app.state.line_reader = LineReader(crnn, max_lines=settings.max_lines)
     app.state.models = {"digits": lenet, "lines": crnn}
-    for route, model in app.state.models.items():
+    if pairs is not None:
+        app.state.models["digit_pairs"] = pairs
+    for role, model in app.state.models.items():
         log.info(
-            "loaded %s for /%s on %s (sha256 %s)",
+            "loaded %s for %s on %s (sha256 %s)",
             model.path.name,
-            route,
+            role,
             model.provider,
             model.sha256[:12],
         )

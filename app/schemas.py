@@ -47,7 +47,9 @@ class ModelInfo(BaseModel):
 
 class HealthResponse(BaseModel):
     status: str = Field(examples=["ok"])
-    models: dict[str, ModelInfo] = Field(description="Loaded models by endpoint.")
+    models: dict[str, ModelInfo] = Field(
+        description="Loaded models by role: digits, digit_pairs (touching pairs), lines."
+    )
 
 
 class ReadyResponse(BaseModel):

@@ -49,8 +49,15 @@ def _touch_offset(prev: np.ndarray, prev_x: int, glyph: np.ndarray, top: int, pr
     return best if best is not None else prev_x + prev.shape[1] - 2
 
 
-def _row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str):
-    """Ink layer (float, 1 = ink) of one row of digits, and its text."""
+@dataclass
+class Row:
+    ink: np.ndarray  # H x W float32, 1 = ink
+    text: str
+    glyphs: list[tuple[np.ndarray, int, int]]  # (ink, x, top) of each digit, in text order
+
+
+def make_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str) -> Row:
+    """One row of 4-8 digits (`kind` spaced or touching): its ink, text and each glyph's place."""
     n = int(rng.integers(4, 9))
     idx = rng.integers(0, len(images), n)
     height = int(rng.integers(24, 72))
@@ -74,7 +81,7 @@ def _row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind:
     for g, x, top in placed:
         region = canvas[top : top + g.shape[0], x : x + g.shape[1]]
         np.maximum(region, g[: region.shape[0], : region.shape[1]], out=region)
-    return canvas, "".join(str(int(labels[i])) for i in idx)
+    return Row(canvas, "".join(str(int(labels[i])) for i in idx), placed)
 
 
 def _render(ink: np.ndarray, rng: np.random.Generator, photo: bool) -> np.ndarray:
@@ -105,8 +112,11 @@ def make_sheet(
     """One image of the given kind: spaced | touching | rows (2-4 rows) | photo (rows on paper)."""
     n_rows = int(rng.integers(2, 5)) if kind in ("rows", "photo") else 1
     rows = [
-        _row(images, labels, rng, "touching" if kind == "touching" else "spaced")
-        for _ in range(n_rows)
+        (row.ink, row.text)
+        for row in (
+            make_row(images, labels, rng, "touching" if kind == "touching" else "spaced")
+            for _ in range(n_rows)
+        )
     ]
     margin = int(rng.integers(8, 40))
     width = max(r.shape[1] for r, _ in rows) + 2 * margin

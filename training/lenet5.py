@@ -21,6 +21,7 @@ from app.digits.preprocess import INPUT_SIZE, normalize_digit
 from training import mnist, outliers
 from training.augment import distort, vary_strokes
 from training.onnx_utils import add_metadata, sha256_file
+from training.pieces import load_or_build, segmenter_digest
 
 LABELS = [str(d) for d in range(10)]
 # Mean and std of the normalised 32 x 32 training digits; the app reads them from metadata.
@@ -35,9 +36,17 @@ class LeNet5(nn.Module):
     (width 2: 12 and 32 maps, ~117k parameters, within twice the classic's ~62k).
     """
 
-    def __init__(self, variant: str = "modern", width: int = 1) -> None:
+    def __init__(
+        self,
+        variant: str = "modern",
+        width: int = 1,
+        outputs: int = 10,
+        input_size: tuple[int, int] = (32, 32),
+    ) -> None:
         super().__init__()
         c1, c3 = 6 * width, 16 * width
+        # C5 spans all of S4, as in the paper: 5 x 5 for a 32 x 32 input, 5 x 9 for 32 x 48.
+        s4 = ((input_size[0] - 4) // 2 - 4) // 2, ((input_size[1] - 4) // 2 - 4) // 2
         modern = variant == "modern"
         act: type[nn.Module] = nn.ReLU if modern else nn.Tanh
         pool: type[nn.Module] = nn.MaxPool2d if modern else nn.AvgPool2d
@@ -49,7 +58,7 @@ class LeNet5(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(1, c1, 5), norm(c1), act(), pool(2),  # 32 -> 28 -> 14
             nn.Conv2d(c1, c3, 5), norm(c3), act(), pool(2),  # 14 -> 10 -> 5
-            nn.Conv2d(c3, 120, 5), norm(120), act(),  # 5 -> 1
+            nn.Conv2d(c3, 120, s4), norm(120), act(),  # 5 -> 1
         )
         # fmt: on
         self.classifier = nn.Sequential(
@@ -58,7 +67,7 @@ class LeNet5(nn.Module):
             nn.Linear(120, 84),
             act(),
             nn.Dropout(0.1 if modern else 0.0),
-            nn.Linear(84, 10),
+            nn.Linear(84, outputs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -93,6 +102,33 @@ def add_outliers(
     return np.concatenate([digits, np.stack(extra)]), len(extra)
 
 
+def sample(
+    pieces: tuple[torch.Tensor, torch.Tensor], rng: np.random.Generator, k: float, digit: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """k random segmenter pieces that are digits (digit=1) or non-digits (digit=0)."""
+    x, y = pieces
+    pool = np.nonzero((y.numpy() >= 0) == bool(digit))[0]
+    pick = (
+        torch.from_numpy(rng.choice(pool, int(k)))
+        if len(pool) and k >= 1
+        else torch.zeros(0, dtype=torch.long)
+    )
+    return x[pick], y[pick]
+
+
+def load_pieces(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Pieces the service's segmenter cuts from rows of touching training digits (cached)."""
+    if args.pieces <= 0:
+        return None
+    images, labels = mnist.load(args.train_split, args.mnist_dir)
+    if args.limit:
+        images, labels = images[: args.limit], labels[: args.limit]
+    tag = f"{args.train_split}-{args.pieces}-{args.seed}-{segmenter_digest()}"
+    cache = args.data / f"pieces-{tag}.npz"
+    x, y = load_or_build(cache, images, labels, args.pieces, args.seed, args.quiet)
+    return torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1), torch.from_numpy(y)
+
+
 def load_split(
     split: str, mnist_dir: Path | None, limit: int | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,8 +148,10 @@ def train(
     args: argparse.Namespace,
     gen: torch.Generator,
     epoch: int,
+    pieces: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> float:
-    """One epoch with fresh distortions; returns the mean loss."""
+    """One epoch with fresh distortions; returns the mean loss. `pieces`: segmenter pieces
+    (N x 1 x 32 x 32 in [0, 1], labels with OUTLIER for non-digits) mixed into each batch."""
     model.train()
     order = torch.randperm(x.shape[0], generator=gen)
     rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen)))
@@ -136,8 +174,15 @@ def train(
             aug = vary_strokes(distort(xb, gen), gen).clamp(0, 1)
             # Re-fit each distorted digit exactly as the service will (20x20 box, centre of mass).
             xb = torch.from_numpy(normalize_batch(aug[:, 0].numpy())).unsqueeze(1)
-        logits = model(((xb - MEAN) / STD).to(args.device))
         n = len(idx)
+        if pieces is not None:
+            # Segmenter pieces: digits join the labelled part, non-digits the outliers.
+            (px, py), (nx, _) = (
+                sample(pieces, rng, len(idx) * args.piece_share / 2, d) for d in (1, 0)
+            )
+            xb = torch.cat([xb[:n], px, xb[n:], nx])
+            yb, n, n_out = torch.cat([yb, py]), n + len(py), n_out + len(nx)
+        logits = model(((xb - MEAN) / STD).to(args.device))
         loss = F.cross_entropy(logits[:n], yb.to(args.device), label_smoothing=0.05)
         if n_out:
             # Outlier exposure: push non-digits towards a flat (maximum-entropy) output.
@@ -168,13 +213,18 @@ def evaluate(
     return float((pred != y.numpy()).mean()), pred
 
 
-def export_onnx(model: nn.Module, path: Path, metadata: dict[str, object]) -> None:
+def export_onnx(
+    model: nn.Module,
+    path: Path,
+    metadata: dict[str, object],
+    input_size: tuple[int, int] = (INPUT_SIZE, INPUT_SIZE),
+) -> None:
     """ONNX (opset 17) with a dynamic batch axis, input 'input', output 'logits', metadata."""
     model = model.cpu().eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         model,
-        (torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE),),
+        (torch.zeros(1, 1, *input_size),),
         str(path),
         dynamo=False,
         input_names=["input"],
@@ -221,6 +271,21 @@ def save_plots(
 def write_card(out: Path, stem: str, info: dict[str, object]) -> None:
     """models/<stem>.md: data, command, figures, checksum."""
     err = float(info["test_error"])  # type: ignore[arg-type]
+    tuned = reproduce = pieces_note = base_wall = ""
+    if info.get("init"):
+        base_wall = f" (base run: {float(info['base_wall_s'] or 0):.0f} s)"
+        tuned = f", fine-tuning a {info['base_epochs']}-epoch base run"
+        reproduce = (
+            f"# fine-tunes {info['init']}, which the base run wrote "
+            "(`make train-lenet5` runs both)\n"
+        )
+    if info.get("pieces"):
+        pieces_note = f"""
+
+Each batch also holds pieces cut by the service's own segmenter (`training/pieces.py`) from
+{info["pieces"]:,} rows of touching training digits, {info["piece_share"]} per digit: pieces that
+hold one whole digit keep its label, halves and pairs count as non-digits, so the classifier
+learns the pieces it is really handed."""
     text = f"""# Model card: {stem}.onnx
 
 LeNet-5 ({info["variant"]} variant, feature-map width x{info["width"]}) reading one handwritten
@@ -235,8 +300,9 @@ in 28x28, padded to 32x32), then (x - {MEAN}) / {STD} |
 | Output | `logits`: N x 10 |
 | Parameters | {info["parameters"]:,} |
 | **MNIST t10k error** | **{100 * err:.2f}%** ({info["test_errors"]} of 10,000 wrong) |
-| Epochs | {info["epochs"]} (batch {info["batch_size"]}, AdamW + one-cycle, label smoothing 0.05) |
-| Training wall time | {info["wall_s"]:.0f} s on {info["device_name"]} |
+| Epochs | {info["epochs"]}{tuned} (batch {info["batch_size"]}, AdamW + one-cycle, label \
+smoothing 0.05) |
+| Training wall time | {info["wall_s"]:.0f} s on {info["device_name"]}{base_wall} |
 | Seed | {info["seed"]} |
 | Date | {info["date"]} |
 
@@ -252,11 +318,11 @@ warp, thicker/thinner strokes, hard binarisation) and then re-normalised by the 
 prepares them. With `--outliers` > 0 each batch also holds non-digits the segmenter can
 produce (halves of digits, touching pairs) trained towards a flat output (outlier exposure),
 and some digits carry a sliver of a neighbour (label kept): the confidence then tells the
-service where to cut touching digits. Outlier share: {info.get("outliers", 0)}.
+service where to cut touching digits. Outlier share: {info.get("outliers", 0)}.{pieces_note}
 
 ## Reproduce
 ```
-{info["command"]}
+{reproduce}{info["command"]}
 ```
 
 ![training curve]({stem}_curve.png) ![confusion]({stem}_confusion.png)
@@ -266,6 +332,67 @@ One digit per input; the service segments images into digits first. Not trained 
 so a letter is read as its closest digit (look at the confidence).
 """
     (out / f"{stem}.md").write_text(text)
+
+
+def run_info(
+    model: nn.Module,
+    args: argparse.Namespace,
+    wall: float,
+    path: Path,
+    module: str,
+    argv: list[str] | None,
+) -> dict[str, object]:
+    """The model card's common facts: size, schedule, time, hardware, checksum, command."""
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "wall_s": wall,
+        "seed": args.seed,
+        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU",
+        "date": dt.date.today().isoformat(),
+        "sha256": sha256_file(path),
+        "command": f"python -m {module} " + shlex.join(argv if argv is not None else sys.argv[1:]),
+    }
+
+
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    gen: torch.Generator,
+    history: list[dict[str, float]],
+    epoch: int,
+    wall: float,
+    argv: list[str] | None,
+) -> None:
+    """Everything `--resume` needs to continue after `epoch`, and the command that ran."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "sched": sched.state_dict(),
+        "gen": gen.get_state(),
+        "history": history,
+        "epoch": epoch,
+        "wall": wall,
+        "command": shlex.join(argv if argv is not None else sys.argv[1:]),
+    }
+    torch.save(state, path)
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """Options every digit-model training script shares."""
+    p.add_argument(
+        "--train-split",
+        default="train",
+        choices=["train", "t10k"],
+        help="t10k only for smoke tests where the training files are absent",
+    )
+    p.add_argument("--dry-run", action="store_true", help="one batch per epoch, for smoke tests")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -284,6 +411,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.25,
         help="non-digit pieces per digit in a batch, trained towards a flat output (0 = off)",
     )
+    p.add_argument(
+        "--pieces",
+        type=int,
+        default=0,
+        help="rows of touching training digits whose segmenter pieces join training (0 = off)",
+    )
+    p.add_argument(
+        "--piece-share", type=float, default=0.5, help="segmenter pieces per digit in a batch"
+    )
+    p.add_argument("--data", type=Path, default=Path("data"), help="cache for segmenter pieces")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tune)")
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--mnist-dir", type=Path, default=None, help="directory with the four idx files")
     p.add_argument("--out", type=Path, default=Path("models"))
@@ -293,15 +431,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--limit", type=int, default=None, help="use only the first N digits of each split"
     )
-    p.add_argument(
-        "--train-split",
-        default="train",
-        choices=["train", "t10k"],
-        help="t10k only for smoke tests where the training files are absent",
-    )
-    p.add_argument("--dry-run", action="store_true", help="one batch per epoch, for smoke tests")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_run_args(p)
     return p.parse_args(argv)
 
 
@@ -320,6 +450,16 @@ def main(argv: list[str] | None = None) -> float:
     )
     history: list[dict[str, float]] = []
     start_epoch, wall = 1, 0.0
+    segmenter_pieces = load_pieces(args)
+    base: dict[str, object] = {}
+    if args.init and not (args.resume and args.checkpoint.is_file()):
+        state = torch.load(args.init, weights_only=False)
+        model.load_state_dict(state["model"])
+        base = {
+            "init": str(args.init),
+            "base_epochs": state.get("epoch"),
+            "base_wall_s": state.get("wall"),
+        }
     if args.resume and args.checkpoint.is_file():
         state = torch.load(args.checkpoint, weights_only=False)
         model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
@@ -327,7 +467,7 @@ def main(argv: list[str] | None = None) -> float:
         history, start_epoch, wall = state["history"], state["epoch"] + 1, state["wall"]
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
-        loss = train(model, x_train, y_train, opt, sched, args, gen, epoch)
+        loss = train(model, x_train, y_train, opt, sched, args, gen, epoch, segmenter_pieces)
         wall += time.time() - t0
         err, _ = evaluate(model, x_test, y_test, args.device)
         history.append({"epoch": epoch, "loss": loss, "test_error": err})
@@ -335,19 +475,7 @@ def main(argv: list[str] | None = None) -> float:
             f"epoch {epoch}: loss {loss:.4f}  t10k error {100 * err:.2f}%  ({wall:.0f} s)",
             flush=True,
         )
-        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "opt": opt.state_dict(),
-                "sched": sched.state_dict(),
-                "gen": gen.get_state(),
-                "history": history,
-                "epoch": epoch,
-                "wall": wall,
-            },
-            args.checkpoint,
-        )
+        save_checkpoint(args.checkpoint, model, opt, sched, gen, history, epoch, wall, argv)
     err, pred = evaluate(model, x_test, y_test, args.device)
     path = args.out / f"{args.name}.onnx"
     export_onnx(
@@ -369,18 +497,12 @@ def main(argv: list[str] | None = None) -> float:
         "variant": args.variant,
         "width": args.width,
         "outliers": args.outliers,
+        "pieces": args.pieces,
+        "piece_share": args.piece_share,
+        **base,
         "test_error": err,
         "test_errors": round(err * len(y_test)),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "wall_s": wall,
-        "seed": args.seed,
-        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU",
-        "date": dt.date.today().isoformat(),
-        "sha256": sha256_file(path),
-        "command": "python -m training.lenet5 "
-        + shlex.join(argv if argv is not None else sys.argv[1:]),
+        **run_info(model, args, wall, path, "training.lenet5", argv),
     }
     (args.out / f"{args.name}.json").write_text(json.dumps({**info, "history": history}, indent=2))
     save_plots(history, y_test.numpy(), pred, args.out, args.name)

@@ -20,6 +20,11 @@ def _comma_separated(value: object) -> object:
     return value
 
 
+def _empty_is_none(value: object) -> object:
+    # HWR_DIGIT_PAIRS_MODEL= (empty) turns an optional model off.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def _not_blank(value: SecretStr | None) -> SecretStr | None:
     # An empty key would let an empty header in; refusing it beats serving openly by accident.
     if value is not None and not value.get_secret_value().strip():
@@ -34,6 +39,11 @@ class Settings(BaseSettings):
 
     digits_model: Path = Field(
         MODELS_DIR / "lenet5.onnx", description="Path of the LeNet-5 ONNX model."
+    )
+    digit_pairs_model: Annotated[Path | None, BeforeValidator(_empty_is_none)] = Field(
+        MODELS_DIR / "lenet5_pairs.onnx",
+        description="Path of the pair reader for touching digits (LeNet-5, '00'-'99'); "
+        "empty: /digits only cuts touching digits apart.",
     )
     lines_model: Path = Field(MODELS_DIR / "crnn.onnx", description="Path of the CRNN ONNX model.")
     device: Literal["auto", "cpu", "cuda"] = Field(

@@ -8,17 +8,45 @@ MNIST_FIELD = 28  # ... and centred by centre of mass in a 28 x 28 field
 INPUT_SIZE = 32  # LeNet-5 reads the 28 x 28 field padded to 32 x 32
 
 
+# Touching pairs the segmenter cannot cut are read whole: two digits side by side, fitted
+# the same way into a box twice as wide.
+PAIR_BOX = (20, 40)
+PAIR_FIELD = (28, 44)
+PAIR_INPUT = (32, 48)
+
+
 def normalize_digit(strength: np.ndarray) -> np.ndarray:
     """Ink strength crop (H x W, 0..1, ink high) -> 32 x 32 float32 MNIST-style digit."""
-    out = np.zeros((INPUT_SIZE, INPUT_SIZE), np.float32)
+    return fit_ink(
+        strength,
+        (MNIST_BOX, MNIST_BOX),
+        (MNIST_FIELD, MNIST_FIELD),
+        (INPUT_SIZE, INPUT_SIZE),
+    )
+
+
+def normalize_pair(strength: np.ndarray) -> np.ndarray:
+    """Ink strength crop of two touching digits -> 32 x 48 float32, fitted as MNIST fits one."""
+    return fit_ink(strength, PAIR_BOX, PAIR_FIELD, PAIR_INPUT)
+
+
+def fit_ink(
+    strength: np.ndarray,
+    box: tuple[int, int],
+    field: tuple[int, int],
+    size: tuple[int, int],
+) -> np.ndarray:
+    """MNIST's recipe for any (height, width) sizes: fit the ink in `box` keeping its aspect
+    ratio, full contrast, centre of mass at the centre of `field`, padded to `size`."""
+    out = np.zeros(size, np.float32)
     x, y, w, h = cv2.boundingRect((strength > 0.02).view(np.uint8))
     if w == 0 or h == 0:
         return out
     crop = strength[y : y + h, x : x + w].astype(np.float32, copy=False)
-    scale = MNIST_BOX / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    scale = min(box[0] / h, box[1] / w)
+    dsize = (max(1, round(w * scale)), max(1, round(h * scale)))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-    digit = cv2.resize(crop, size, interpolation=interp)  # convex weights: stays in [0, 1]
+    digit = cv2.resize(crop, dsize, interpolation=interp)  # convex weights: stays in [0, 1]
     peak = float(digit.max())
     if peak <= 0.0:
         return out
@@ -30,16 +58,15 @@ def normalize_digit(strength: np.ndarray) -> np.ndarray:
         rows, cols = np.indices(digit.shape)
         total = float(digit.sum())
         cy, cx = float((rows * digit).sum()) / total, float((cols * digit).sum()) / total
-    pad = (INPUT_SIZE - MNIST_FIELD) // 2
-    top = round(pad + MNIST_FIELD / 2 - cy)
-    left = round(pad + MNIST_FIELD / 2 - cx)
+    top = round((size[0] - field[0]) // 2 + field[0] / 2 - cy)
+    left = round((size[1] - field[1]) // 2 + field[1] / 2 - cx)
     # Clip the paste to the field: a very lopsided digit may have its mass near one edge.
-    top = min(max(top, 0), INPUT_SIZE - digit.shape[0])
-    left = min(max(left, 0), INPUT_SIZE - digit.shape[1])
+    top = min(max(top, 0), size[0] - digit.shape[0])
+    left = min(max(left, 0), size[1] - digit.shape[1])
     out[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
     return out
 
 
 def to_model_input(digits: np.ndarray, mean: float, std: float) -> np.ndarray:
-    """N x 32 x 32 digits in [0, 1] -> N x 1 x 32 x 32 normalised float32 batch."""
+    """N x H x W digits in [0, 1] -> N x 1 x H x W normalised float32 batch."""
     return ((digits.astype(np.float32) - mean) / std)[:, None, :, :]

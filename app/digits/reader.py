@@ -8,8 +8,8 @@ import numpy as np
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
 from app.digits.decode import softmax, top_k
-from app.digits.preprocess import normalize_digit, to_model_input
-from app.digits.segment import Box, segment_digits
+from app.digits.preprocess import normalize_digit, normalize_pair, to_model_input
+from app.digits.segment import Box, Piece, Segment, segment_digits
 from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
@@ -17,6 +17,21 @@ REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
 DIGIT_COST = 0.3
 # A blob much shorter than the page's digits is read only when at least this sure.
 STRAY_MARK_CONFIDENCE = 0.5
+# Pieces of a cut lattice at least this wide (width / height) are also read as a pair.
+PAIR_MIN_ASPECT = 0.6
+# Extra log-probability a pair reading costs over two single ones: a clean cut is preferred.
+PAIR_COST = 0.3
+# A narrow blob read whole at least this surely is not cut into candidates.
+SURE_WHOLE = 0.5
+PieceKey = tuple[int, tuple[int, int]]  # (segment index, (first cut, last cut))
+
+
+def is_pair_candidate(piece: Piece, segment: Segment) -> bool:
+    """Whether the pair reader sees this piece (training uses the same rule): a piece of a
+    cut lattice, wide enough for two digits, in a blob no smaller than a digit."""
+    if len(segment.cuts) <= 2 or segment.small:  # a stray mark is not two digits
+        return False
+    return piece.box.width >= PAIR_MIN_ASPECT * piece.box.height
 
 
 @dataclass(frozen=True)
@@ -31,7 +46,13 @@ class ReadDigit:
 class DigitReader:
     """Reads every digit in a grayscale image with a LeNet-5 ONNX model."""
 
-    def __init__(self, model: OnnxModel, max_digits: int = 512, top_k: int = 3) -> None:
+    def __init__(
+        self,
+        model: OnnxModel,
+        max_digits: int = 512,
+        top_k: int = 3,
+        pairs: OnnxModel | None = None,
+    ) -> None:
         self.model = model
         self.labels: list[str] = list(model.meta_json("labels"))  # type: ignore[arg-type]
         self.input_size = int(model.metadata["input_size"])
@@ -39,6 +60,12 @@ class DigitReader:
         self.std = float(model.metadata["std"])
         self.max_digits = max_digits
         self.top_k = top_k
+        # Optional: reads touching pairs whole where no cut separates them well.
+        self.pairs = pairs
+        if pairs is not None:
+            self.pair_labels: list[str] = list(pairs.meta_json("labels"))  # type: ignore[arg-type]
+            self.pair_mean = float(pairs.metadata["mean"])
+            self.pair_std = float(pairs.metadata["std"])
 
     def classify(self, digits: np.ndarray) -> np.ndarray:
         """N x 32 x 32 normalised digits in [0, 1] -> N x 10 probabilities."""
@@ -46,27 +73,81 @@ class DigitReader:
             return np.zeros((0, len(self.labels)), np.float32)
         return softmax(self.model.run(to_model_input(digits, self.mean, self.std)))
 
-    def read(self, gray: np.ndarray) -> list[ReadDigit]:
-        """All digits of a grayscale image in reading order."""
-        segments = segment_digits(ink_map(gray))
+    def classify_pairs(self, pairs: np.ndarray) -> np.ndarray:
+        """N x 32 x 48 normalised pairs in [0, 1] -> N x 100 probabilities ('00'..'99')."""
+        if self.pairs is None or pairs.shape[0] == 0:
+            return np.zeros((pairs.shape[0], 100), np.float32)
+        return softmax(self.pairs.run(to_model_input(pairs, self.pair_mean, self.pair_std)))
+
+    def _classify_pieces(
+        self, segments: list[Segment], known: dict[PieceKey, np.ndarray] | None = None
+    ) -> dict[PieceKey, np.ndarray]:
+        """Probabilities of every piece of every segment, in one batch; pieces in `known`
+        (the same piece, same key) are not read again."""
+        known = known or {}
         keys = [(n, key) for n, seg in enumerate(segments) for key in seg.pieces]
         if len(keys) > self.max_digits:
             raise TooManyCharacters(
                 f"The image holds more than {self.max_digits} digit candidates; "
                 "send a crop with fewer digits."
             )
-        pieces = [segments[n].pieces[key] for n, key in keys]
-        batch = np.stack([normalize_digit(p.ink) for p in pieces]) if pieces else None
-        probs = self.classify(batch) if batch is not None else np.zeros((0, len(self.labels)))
-        idx, conf = top_k(probs, self.top_k + 1)
+        todo = [k for k in keys if k not in known]
+        if todo:
+            batch = np.stack([normalize_digit(segments[n].pieces[key].ink) for n, key in todo])
+            known = {**known, **dict(zip(todo, self.classify(batch), strict=True))}
+        return {k: known[k] for k in keys}
+
+    def _read_pairs(self, segments: list[Segment]) -> dict[PieceKey, np.ndarray]:
+        """Pair probabilities of every lattice piece wide enough to hold two digits."""
+        if self.pairs is None:
+            return {}
+        keys = [
+            (n, key)
+            for n, seg in enumerate(segments)
+            for key, piece in seg.pieces.items()
+            if is_pair_candidate(piece, seg)
+        ]
+        if not keys:
+            return {}
+        batch = np.stack([normalize_pair(segments[n].pieces[key].ink) for n, key in keys])
+        return dict(zip(keys, self.classify_pairs(batch), strict=True))
+
+    def read(self, gray: np.ndarray) -> list[ReadDigit]:
+        """All digits of a grayscale image in reading order."""
+        segments = segment_digits(ink_map(gray))
+        probs = self._classify_pieces(segments)
+        # A narrow blob read whole without confidence may be a touching pair: cut it too.
+        unsure = {
+            n
+            for n, seg in enumerate(segments)
+            if seg.deferred is not None and probs[(n, (0, 1))].max() < SURE_WHOLE
+        }
+        if unsure:
+            for n in unsure:
+                segments[n].expand()  # its pieces get new keys: none is reused
+            kept = {k: v for k, v in probs.items() if k[0] not in unsure}
+            probs = self._classify_pieces(segments, known=kept)
+        keys = list(probs)
+        stacked = np.stack(list(probs.values())) if keys else np.zeros((0, len(self.labels)))
+        idx, conf = top_k(stacked, self.top_k + 1)
         row_of = {(n, key): k for k, (n, key) in enumerate(keys)}
+        pair_probs = self._read_pairs(segments)
         out: list[ReadDigit] = []
         for n, seg in enumerate(segments):
-            scores = {
-                key: math.log(max(float(conf[row_of[(n, key)], 0]), 1e-9)) + piece.prior
-                for key, piece in seg.pieces.items()
-            }
+            scores, as_pair = {}, set()
+            for key, piece in seg.pieces.items():
+                scores[key] = math.log(max(float(conf[row_of[(n, key)], 0]), 1e-9)) + piece.prior
+                pair = pair_probs.get((n, key))
+                if pair is not None:
+                    # Two digits: a second digit's cost, and a pair's own, are paid here.
+                    two = math.log(max(float(pair.max()), 1e-9)) - DIGIT_COST - PAIR_COST
+                    if two > scores[key]:
+                        scores[key] = two
+                        as_pair.add(key)
             for key in best_path(scores, len(seg.cuts) - 1):
+                if key in as_pair:
+                    out += self._pair_digits(seg.pieces[key].box, pair_probs[(n, key)], seg.row)
+                    continue
                 k = row_of[(n, key)]
                 if seg.small and conf[k, 0] < STRAY_MARK_CONFIDENCE:
                     continue
@@ -82,6 +163,29 @@ class DigitReader:
                         ],
                     )
                 )
+        return out
+
+    def _pair_digits(self, box: Box, pair: np.ndarray, row: int) -> list[ReadDigit]:
+        """Two digits read as one pair: each gets the pair's confidence, half the box, and
+        alternatives from its marginal probabilities."""
+        best = self.pair_labels[int(pair.argmax())]
+        grid = pair.reshape(10, 10)  # [first digit, second digit]
+        half = box.width // 2
+        out = []
+        for pos, marginal in enumerate((grid.sum(axis=1), grid.sum(axis=0))):
+            order = np.argsort(-marginal)
+            alts = [(str(d), float(marginal[d])) for d in order if str(d) != best[pos]]
+            x = box.x + pos * half
+            width = half if pos == 0 else box.width - half
+            out.append(
+                ReadDigit(
+                    label=best[pos],
+                    confidence=float(pair.max()),
+                    box=Box(x, box.y, max(1, width), box.height),
+                    line=row,
+                    alternatives=alts[: self.top_k],
+                )
+            )
         return out
 
 

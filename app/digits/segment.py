@@ -15,6 +15,17 @@ import numpy as np
 from app.vision.binarize import InkMap
 
 _DILATE = np.ones((3, 3), np.uint8)
+# A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
+# touching pairs with a narrow digit (10, 71) are no wider than one broad digit.
+WIDE = 0.75
+# Cut search, in digit heights: grid spacing of start columns, and how far a cut may wander.
+CUT_STEP, CUT_REACH = 0.3, 0.3
+# Cost of a cut's sideways step per row, and of its distance from its start column.
+TURN_COST, DRIFT_COST = 0.15, 0.02
+# Log-prior per unit of width/height above MAX_ASPECT: wider pieces likely hold two digits.
+WIDTH_PENALTY, MAX_ASPECT = 3.0, 1.3
+# Most cut intervals one piece may span.
+MAX_SPAN = 4
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,15 @@ class Segment:
     pieces: dict[tuple[int, int], Piece] = field(default_factory=dict)
     # Much shorter than the page's digits: a stray mark unless the classifier is sure.
     small: bool = False
+    # Narrower than two digits usually are, yet it may be a touching pair with a narrow
+    # digit: its ink, kept so that the lattice can be built when the reader is unsure of it.
+    deferred: np.ndarray | None = None
+
+    def expand(self) -> None:
+        """Build the deferred lattice of cuts (the whole blob stays one of its pieces)."""
+        if self.deferred is not None:
+            self.cuts, self.pieces = _lattice(self.deferred, self.box, wide=True)
+            self.deferred = None
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray]:
@@ -180,7 +200,7 @@ def candidate_cuts(ink: np.ndarray, height: int, max_cuts: int = 24) -> list[int
     is_min = (inner <= profile[:-2]) & (inner <= profile[2:]) & (inner <= 0.6 * profile.max())
     valleys = (np.nonzero(is_min)[0] + 1).tolist()
     # Where strokes overlap the boundary is no valley: a regular grid of cuts covers that.
-    step = max(2, round(0.3 * height))
+    step = max(2, round(CUT_STEP * height))
     grid = list(range(step, w - step // 2, step))
     spacing = max(2.0, 0.15 * height)
     kept: list[int] = []
@@ -199,13 +219,11 @@ def _piece(ink: np.ndarray, box: Box) -> Piece | None:
     if w == 0 or h == 0:
         return None
     # Digits are rarely much wider than tall: a strip wider than that is likely two or more.
-    prior = -3.0 * max(0.0, w / max(box.height, 1) - 1.3)
+    prior = -WIDTH_PENALTY * max(0.0, w / max(box.height, 1) - MAX_ASPECT)
     return Piece(Box(box.x + x, box.y + y, w, h), ink[y : y + h, x : x + w], prior)
 
 
-def cut_paths(
-    ink: np.ndarray, starts: list[int], reach: int, turn_cost: float = 0.15
-) -> np.ndarray:
+def cut_paths(ink: np.ndarray, starts: list[int], reach: int) -> np.ndarray:
     """The least-inked top-to-bottom path near each start column (dynamic programming, at
     most one column of drift per row): curved cuts that slip between leaning or touching
     digits where straight ones would slice through them. Returns K x H path columns; all
@@ -216,13 +234,13 @@ def cut_paths(
     cols = np.asarray(starts)[:, None] + np.arange(n)[None, :]  # K x n, padded coordinates
     bands = padded[:, cols]  # H x K x n
     # Drifting away from the start costs a little, so flat regions keep the cut straight.
-    drift = 0.02 * np.abs(np.arange(n) - reach).astype(np.float32)
+    drift = DRIFT_COST * np.abs(np.arange(n) - reach).astype(np.float32)
     cost = bands[0] + drift
     back = np.zeros((h, len(starts), n), np.int8)
     inf_col = np.full((len(starts), 1), np.inf, np.float32)
     for y in range(1, h):
-        left = np.concatenate([inf_col, cost[:, :-1]], axis=1) + turn_cost
-        right = np.concatenate([cost[:, 1:], inf_col], axis=1) + turn_cost
+        left = np.concatenate([inf_col, cost[:, :-1]], axis=1) + TURN_COST
+        right = np.concatenate([cost[:, 1:], inf_col], axis=1) + TURN_COST
         best = np.minimum(np.minimum(left, cost), right)
         back[y] = np.where(best == cost, 0, np.where(best == left, -1, 1))
         cost = best + bands[y] + drift
@@ -244,13 +262,13 @@ def _lattice(
         return [0, box.width], ({(0, 1): whole} if whole else {})
     h, w = ink.shape
     cuts = candidate_cuts(ink, box.height)
-    reach = max(1, round(0.3 * h))
+    reach = max(1, round(CUT_REACH * h))
     inner = cut_paths(ink, cuts[1:-1], reach) if len(cuts) > 2 else np.zeros((0, h), np.int64)
     paths = [np.zeros(h, np.int64), *inner, np.full(h, w, np.int64)]
     cols = np.arange(w)
     pieces: dict[tuple[int, int], Piece] = {(0, len(cuts) - 1): whole} if whole else {}
     for i in range(len(cuts) - 1):
-        for j in range(i + 1, min(len(cuts), i + 5)):
+        for j in range(i + 1, min(len(cuts), i + 1 + MAX_SPAN)):
             if cuts[j] - cuts[i] > 1.4 * box.height:
                 break
             # H x W mask of the columns between the two curved cuts, row by row.
@@ -261,8 +279,11 @@ def _lattice(
     return cuts, pieces
 
 
-def segment_digits(ink: InkMap) -> list[Segment]:
-    """Ink map -> digit segments in reading order (rows top to bottom, left to right)."""
+def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:
+    """Ink map -> digit segments in reading order (rows top to bottom, left to right).
+
+    A blob wider than tall gets its lattice of cuts at once; one only wider than WIDE of its
+    height keeps its ink in `deferred` for `Segment.expand` (at once with `eager`)."""
     if not ink.mask.any():
         return []
     labels, boxes, areas = _components(ink.mask)
@@ -292,9 +313,12 @@ def segment_digits(ink: InkMap) -> list[Segment]:
             own = cv2.dilate(own.view(np.uint8), _DILATE)
             piece_ink = ink.strength[box.y : box.bottom, box.x : box.right] * own
             # Wider than one digit usually is: may hold several touching digits.
-            wide = box.width > 1.0 * max(box.height, 0.8 * ref_h)
-            cuts, pieces = _lattice(piece_ink, box, wide)
+            height = max(box.height, 0.8 * ref_h)
+            wide = box.width > height
+            maybe = not wide and box.width > WIDE * height
+            cuts, pieces = _lattice(piece_ink, box, wide or (maybe and eager))
             if pieces:
                 small = box.height < 0.55 * ref_h
-                segments.append(Segment(box=box, row=r, cuts=cuts, pieces=pieces, small=small))
+                later = piece_ink if maybe and not eager else None
+                segments.append(Segment(box, r, cuts, pieces, small, later))
     return segments

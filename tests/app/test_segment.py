@@ -129,3 +129,22 @@ def test_cut_path_follows_a_slanted_gap_between_leaning_strokes() -> None:
     crossed = sum(ink[y, path[y]] for y in range(40))
     assert crossed == 0
     assert ink[:, 30].sum() > 0  # while the straight cut at the start column crosses ink
+
+
+@pytest.mark.parametrize("indices", [[0, 2]])  # 7 1
+def test_narrow_touching_pairs_get_cuts_too(t10k, indices: list[int]) -> None:
+    # A pair with a narrow digit is no wider than one broad digit, yet may be two digits.
+    for gap in range(-1, -10, -1):
+        page, _ = digit_row(t10k, indices, gap=gap)
+        if cv2.connectedComponents(ink_map(page).mask)[0] == 2:
+            break
+    segments = segment_digits(ink_map(page))
+    assert len(segments) == 1
+    seg = segments[0]
+    assert seg.box.width < 1.0 * seg.box.height  # narrower than one broad digit
+    # Read whole first; cut only when the reader is unsure of it.
+    assert seg.deferred is not None and list(seg.pieces) == [(0, 1)]
+    seg.expand()
+    last = len(seg.cuts) - 1
+    assert (0, last) in seg.pieces
+    assert any((0, k) in seg.pieces and (k, last) in seg.pieces for k in range(1, last))

@@ -11,6 +11,7 @@ from app.core.engine import EngineOptions, OnnxModel
 from app.digits.reader import REQUIRED_METADATA, DigitReader
 from tests.conftest import ASSETS
 from training import lenet5
+from training.pieces import segmenter_digest
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,10 @@ def smoke_run(tmp_path_factory) -> Path:
         str(out),
         "--checkpoint",
         str(out / "last.pt"),
+        "--pieces",
+        "3",
+        "--data",
+        str(out),
     ]
     lenet5.main(argv)
     return out
@@ -46,6 +51,7 @@ def test_training_writes_model_card_plots_and_checkpoint(smoke_run: Path) -> Non
         "lenet5_curve.png",
         "lenet5_confusion.png",
         "last.pt",
+        f"pieces-t10k-3-1-{segmenter_digest()}.npz",  # segmenter pieces, cached
     ):
         assert (smoke_run / name).is_file(), name
     card = (smoke_run / "lenet5.md").read_text()
