@@ -14,7 +14,9 @@ import math
 import multiprocessing as mp
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -143,17 +145,25 @@ def train(
     args: argparse.Namespace,
     rng: np.random.Generator,
     epoch: int = 1,
+    start: int = 0,
+    save: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> float:
     """One epoch; batches of similar widths to limit padding. The learning rate follows a
     cosine from --lr to 0 over all epochs, batch by batch (a function of the position only, so
-    a resumed run continues it exactly)."""
+    a resumed run continues it exactly). Every --save-every batches `save(step, rng_state)`
+    keeps a mid-epoch checkpoint; `start` skips the batches a resumed epoch already did."""
     model.train()
     images, texts = data
     order = np.argsort([im.shape[1] for im in images], kind="stable")
     batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
+    rng_state = rng.bit_generator.state  # the epoch's batch order can be dealt again from it
     rng.shuffle(batches)
     total = 0.0
-    for n, idx in enumerate(tqdm(batches, desc="train", leave=False, disable=args.quiet)):
+    rest = batches[start:]
+    bar = tqdm(
+        rest, desc="train", leave=False, disable=args.quiet, initial=start, total=len(batches)
+    )
+    for n, idx in enumerate(bar, start):
         done = (epoch - 1 + n / len(batches)) / args.epochs
         for group in opt.param_groups:
             group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * done))
@@ -167,9 +177,11 @@ def train(
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         total += float(loss.detach())
+        if save is not None and args.save_every and (n + 1) % args.save_every == 0:
+            save(n + 1, rng_state)
         if args.dry_run and n >= 1:
             break
-    return total / max(1, len(batches))
+    return total / max(1, len(batches) - start)
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -248,6 +260,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
     p.add_argument("--checkpoint", type=Path, default=Path("runs/crnn/last.pt"))
     p.add_argument("--resume", action="store_true")
+    p.add_argument(
+        "--save-every", type=int, default=500, help="batches between mid-epoch checkpoints"
+    )
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tune)")
     p.add_argument("--out", type=Path, default=Path("models"))
     p.add_argument("--dry-run", action="store_true", help="two batches per epoch")
@@ -298,14 +313,29 @@ def main(
     start, history, wall = 1, [], 0.0
     if args.init and not (args.resume and args.checkpoint.is_file()):
         model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
+    step = 0
     if args.resume and args.checkpoint.is_file():
         state = torch.load(args.checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         start, history, wall = state["epoch"] + 1, state["history"], state["wall"]
+        if state.get("step"):  # stopped inside an epoch: deal its batches again, skip the done
+            step = state["step"]
+            rng.bit_generator.state = state["epoch_rng"]
+
+    def save_inside(epoch: int, t0: float) -> Callable[[int, dict[str, Any]], None]:
+        def save(done: int, rng_state: dict[str, Any]) -> None:
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch - 1}
+            state |= {"history": history, "wall": wall + time.time() - t0}
+            torch.save(state | {"step": done, "epoch_rng": rng_state}, args.checkpoint)
+
+        return save
+
+    args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
     for epoch in range(start, args.epochs + 1):
         t0 = time.time()
-        loss = train(model, train_data, index, opt, args, rng, epoch)
+        loss = train(model, train_data, index, opt, args, rng, epoch, step, save_inside(epoch, t0))
+        step = 0
         wall += time.time() - t0
         cer = {name: evaluate(model, data, charset, args.device) for name, data in held_out.items()}
         history.append({"epoch": epoch, "loss": loss, "cer": cer})

@@ -17,17 +17,23 @@ from training.lines.text import TextSampler
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("crnn")
+def contexts(tmp_path_factory) -> dict[str, dict]:
+    """Small real glyph sources: one training font, MNIST t10k digits, a mini dictionary."""
+    out = tmp_path_factory.mktemp("crnn-sources")
     pin = {"fontpkg-caveat==2.0": fonts.PYPI_TRAIN["fontpkg-caveat==2.0"]}
     latin = fonts.fetch_pypi_fonts(pin, out / "fonts")
     images, labels = mnist.load("t10k", ASSETS / "mnist")
     sampler = TextSampler(ASSETS / "jieba-mini.txt", set(build_charset()))
     sources = GlyphSources(latin_fonts=latin, mnist_images=images, mnist_labels=labels)
-    contexts = {
+    return {
         "train": {"sampler": sampler, "sources": sources, "kinds": ("number", "latin")},
         "digits": {"sampler": sampler, "sources": sources, "kinds": ("number",)},
     }
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, contexts) -> Path:
+    out = tmp_path_factory.mktemp("crnn")
     crnn.main(
         [
             "--lines",
@@ -108,3 +114,32 @@ def test_int8_quantisation_keeps_metadata_and_stays_close(smoke_run: Path, tmp_p
     x = np.random.default_rng(1).normal(0, 1, (1, 1, 32, 96)).astype(np.float32)
     a, b = fp32.run(x), int8.run(x)
     assert a.shape == b.shape and np.abs(a - b).max() < 0.1 * np.abs(a).max()
+
+
+def test_training_resumes_inside_an_epoch(contexts, tmp_path: Path, monkeypatch) -> None:
+    argv = [
+        *("--lines", "40", "--eval-lines", "8", "--epochs", "1", "--batch-size", "8"),
+        *("--workers", "2", "--quiet", "--save-every", "2", "--cache", str(tmp_path / "cache")),
+        *("--checkpoint", str(tmp_path / "last.pt"), "--out", str(tmp_path)),
+    ]
+    real_loss, calls = crnn.F.ctc_loss, []
+
+    def loss_until_batch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # after the checkpoint at batch 2
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(crnn.F, "ctc_loss", loss_until_batch_3)
+    with pytest.raises(KeyboardInterrupt):
+        crnn.main(argv, contexts)
+    state = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert (state["epoch"], state["step"]) == (0, 2)
+    calls.clear()
+    monkeypatch.setattr(
+        crnn.F, "ctc_loss", lambda *a, **k: (calls.append(1), real_loss(*a, **k))[1]
+    )
+    crnn.main([*argv, "--resume"], contexts)
+    assert len(calls) == 3  # 40 lines in 5 batches: the 3 not done before
+    state = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert state["epoch"] == 1 and "step" not in state
