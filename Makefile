@@ -39,7 +39,7 @@ audit: $(VENV)/.dev-deps  ## known vulnerabilities in the installed packages (sk
 	$(BIN)/python -m tools.audit $(AUDIT_ARGS)
 
 bench: $(VENV)/.dev-deps  ## throughput of /digits against a bare upload endpoint
-	$(BIN)/python bench/bench_digits.py
+	$(BIN)/python bench/bench_digits.py --rounds 3
 
 load: $(VENV)/.dev-deps  ## 64 clients for 60 s, then a 100,000-request soak with the server's RSS
 	$(BIN)/python bench/load.py

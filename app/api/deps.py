@@ -6,7 +6,7 @@ request, and none of these block.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -37,7 +37,6 @@ async def read_upload(file: UploadFile) -> bytes:
     return data
 
 
-P = ParamSpec("P")
 T = TypeVar("T")
 PipelineRunner = Callable[..., Awaitable[object]]
 # Seconds a refused client is asked to wait: one image takes milliseconds, a line drains fast.
@@ -74,7 +73,9 @@ class PipelineSlots:
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 
-    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def run(self, fn: Callable[..., T], *args: object, inline: bool = False) -> T:
+        """fn(*args) in a free slot: in a worker thread, or with `inline` (for work shorter
+        than a thread hand-off) on the event loop itself once the slot is won."""
         if self.full:
             raise self.refusal()
         deadline = asyncio.timeout(self.timeout_s)
@@ -86,12 +87,14 @@ class PipelineSlots:
                 finally:
                     self.waiting -= 1
                 self.running += 1
-                work = asyncio.ensure_future(run_in_threadpool(fn, *args, **kwargs))
-                work.add_done_callback(self._release)
-                # Unshielded, the timeout would cancel `work`, and a cancelled thread call
-                # returns only when its thread ends: the answer would be as late as the work.
-                # Shielded, the answer goes out on time; the slot comes back in _release.
-                return await asyncio.shield(work)
+                if not inline:
+                    work = asyncio.ensure_future(run_in_threadpool(fn, *args))
+                    work.add_done_callback(self._release)
+                    # Unshielded, the timeout would cancel `work`, and a cancelled thread
+                    # call returns only when its thread ends: the answer would be as late as
+                    # the work. Shielded, the answer goes out on time; the slot comes back in
+                    # _release.
+                    return await asyncio.shield(work)
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -99,6 +102,12 @@ class PipelineSlots:
                 f"The request was not done within {self.timeout_s:g} s; try a smaller image "
                 "or try again later."
             ) from None
+        # Outside the deadline: synchronous work cannot be interrupted, and is short.
+        try:
+            return fn(*args)
+        finally:
+            self.running -= 1
+            self._slots.release()
 
     def _release(self, work: asyncio.Future[Any]) -> None:
         self.running -= 1

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest accepted image (width x height), read from its header.",
     )
+    inline_max_pixels: int = Field(
+        250_000,
+        ge=0,
+        description="/digits reads an image up to this size (width x height, from its header; "
+        "upload at most 1 MiB) on the event loop itself: a hand-off to a worker thread costs "
+        "more than such an image takes. 0: every image goes to a worker thread.",
+    )
     max_digits: int = Field(
         512, gt=0, description="Most digit candidates read in one image; more is refused with 422."
     )

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from app.core.errors import EmptyUpload, ImageTooLarge, UnsupportedImage
+from app.core.errors import EmptyUpload, ImageTooLarge, ServiceError, UnsupportedImage
 
 # Magic bytes of the formats we accept; everything else (EXR, HDR, PFM, SVG, PDF, GIF, ...)
 # is refused before any decoder sees it.
@@ -122,6 +122,23 @@ def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 8:
         return cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
     return img
+
+
+# Larger uploads always go to a worker thread, whatever their header says.
+INLINE_MAX_BYTES = 1 << 20
+
+
+def is_small_image(data: bytes, max_pixels: int) -> bool:
+    """Whether an upload is an accepted image of at most `max_pixels` pixels by its header
+    (nothing decoded). Anything else, invalid uploads included, is not small."""
+    fmt = sniff_format(data)
+    if fmt is None or len(data) > INLINE_MAX_BYTES or max_pixels <= 0:
+        return False
+    try:
+        _header(data, fmt, max_pixels)
+    except ServiceError:
+        return False
+    return True
 
 
 def decode_image(data: bytes, max_pixels: int) -> np.ndarray:

@@ -46,7 +46,11 @@ class Gate:
 def gated(client: TestClient) -> Iterator[Gate]:
     """Every /digits read blocks on the gate; it opens on exit so no thread is left behind."""
     gate = Gate()
-    reader = client.app.state.digit_reader  # type: ignore[attr-defined]
+    state = client.app.state  # type: ignore[attr-defined]
+    # Held on the event loop, the gate would hold the whole service: worker threads only.
+    settings = state.settings
+    state.settings = settings.model_copy(update={"inline_max_pixels": 0})
+    reader = state.digit_reader
     original = reader.read
     reader.read = gate.read
     try:
@@ -54,3 +58,4 @@ def gated(client: TestClient) -> Iterator[Gate]:
     finally:
         gate.release.set()
         reader.read = original
+        state.settings = settings

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from app.core.errors import EmptyUpload, ImageTooLarge, UnsupportedImage
-from app.vision.imageio import decode_image, sniff_format
+from app.vision.imageio import decode_image, is_small_image, sniff_format
 from tests.conftest import encode
 from tests.hostile import png_header
 
@@ -104,3 +104,14 @@ def test_decode_image_refuses_pixel_bombs_from_the_header() -> None:
 def test_decode_image_applies_a_lower_pixel_limit() -> None:
     with pytest.raises(ImageTooLarge):
         decode_image(encode(page()), max_pixels=1000)
+
+
+def test_is_small_image_reads_only_the_header() -> None:
+    small = encode(np.full((100, 200), 255, np.uint8))
+    assert is_small_image(small, 250_000)
+    assert not is_small_image(small, 19_999)  # 100 x 200 = 20,000 pixels
+    assert not is_small_image(small, 0)  # 0 turns inline reading off
+    assert not is_small_image(encode(np.full((600, 600), 255, np.uint8), ".jpg"), 250_000)
+    assert not is_small_image(png_header(100_000, 100_000), 250_000)  # a bomb by its header
+    assert not is_small_image(b"GIF89a" + bytes(100), 250_000)  # not an accepted format
+    assert not is_small_image(small + bytes(1 << 20), 250_000)  # over 1 MiB: a worker thread

@@ -184,3 +184,30 @@ def test_pipeline_slots_refuse_at_once_when_the_line_is_full() -> None:
 def test_openapi_documents_the_overload_answers(client) -> None:
     responses = client.get("/openapi.json").json()["paths"]["/digits"]["post"]["responses"]
     assert {"503", "504"} <= set(responses)
+
+
+def test_inline_work_runs_on_the_event_loop_and_frees_its_slot() -> None:
+    async def scenario() -> None:
+        slots = PipelineSlots(size=1, max_queue=0, timeout_s=30)
+        loop_thread = threading.get_ident()
+        assert await slots.run(threading.get_ident, inline=True) == loop_thread
+        assert await slots.run(threading.get_ident) != loop_thread
+        with pytest.raises(ZeroDivisionError):
+            await slots.run(lambda: 1 / 0, inline=True)
+        assert slots.running == 0 and not slots._slots.locked()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("inline_max_pixels", "on_loop"), [(250_000, True), (0, False)])
+def test_small_digit_images_are_read_on_the_event_loop(
+    inline_max_pixels: int, on_loop: bool
+) -> None:
+    with serving(inline_max_pixels=inline_max_pixels) as client:
+        reader = client.app.state.digit_reader
+        seen: list[int] = []
+        original = reader.read
+        reader.read = lambda image: (seen.append(threading.get_ident()), original(image))[1]
+        assert post_blank(client).status_code == 200
+        loop_thread = client.portal.call(threading.get_ident)
+        assert (seen == [loop_thread]) is on_loop

@@ -9,7 +9,7 @@ from app.api.deps import DigitReaderDep, PipelineRunnerDep, SettingsDep, UploadD
 from app.api.errors_doc import ERROR_RESPONSES
 from app.digits.reader import DigitReader, digits_text
 from app.schemas import DigitsResponse
-from app.vision.imageio import decode_image
+from app.vision.imageio import decode_image, is_small_image
 
 router = APIRouter(tags=["digits"])
 
@@ -24,7 +24,8 @@ async def read_digits(
     grouped into rows, and read by LeNet-5. Rows come top to bottom, digits left to right.
     PNG, JPEG, BMP, TIFF and WebP are accepted; an image without ink gives empty text.
     """
-    return JSONResponse(await run(_read_digits, reader, upload, settings.max_pixels))
+    small = is_small_image(upload, settings.inline_max_pixels)
+    return JSONResponse(await run(_read_digits, reader, upload, settings.max_pixels, inline=small))
 
 
 def _read_digits(reader: DigitReader, upload: bytes, max_pixels: int) -> dict[str, object]:
