@@ -393,6 +393,7 @@ def write_card(model_path: Path) -> None:
     digest = sha256_of(model_path)
     card["sha256"] = digest
     model_path.with_suffix(".json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    epochs = len(card["history"])
     lines = [
         "# crnn.onnx: handwritten lines (digits, Latin letters, Chinese)",
         "",
@@ -403,7 +404,7 @@ def write_card(model_path: Path) -> None:
         f"- parameters: {card['parameters']:,}; file: "
         f"{model_path.stat().st_size / 1e6:.1f} MB; sha256 `{digest}`",
         f"- command: `{card['command']}`",
-        f"- training: {card['train_lines']:,} rendered lines, {len(card['history'])} epochs, "
+        f"- training: {card['train_lines']:,} rendered lines, {epochs} epoch{'s' * (epochs != 1)}, "
         f"{card['wall_s'] / 60:.0f} min on {card['device']}"
         + (f", starting from the weights of `{card['init']}`" if card.get("init") else ""),
         "",
