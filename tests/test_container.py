@@ -62,15 +62,20 @@ def post_image(url: str, data: bytes) -> dict:
 
 
 def compose_up(env: dict[str, str]) -> None:
-    """`docker compose up`, tried twice: the local engine now and then fails to start a fresh
-    container ("write child: broken pipe") and succeeds when asked again."""
-    try:
-        sh("docker compose up -d --build --wait", env)
-    except AssertionError as first:
-        if "Error response from daemon" not in str(first):
-            raise
-        sh("docker compose down --remove-orphans", env)
-        sh("docker compose up -d --build --wait", env)
+    """`docker compose up`, up to three times: the local engine now and then fails to start a
+    fresh container ("write child: broken pipe"); asked again it usually succeeds, and when it
+    does not, a restarted engine (its containers removed, images kept) does."""
+    for attempt in range(3):
+        try:
+            sh("docker compose up -d --build --wait", env)
+            return
+        except AssertionError as failed:
+            if "Error response from daemon" not in str(failed) or attempt == 2:
+                raise
+            sh("docker compose down --remove-orphans", env)
+            if attempt == 1:
+                subprocess.run([str(ENGINE / "down"), "--prune"], capture_output=True, timeout=300)
+                subprocess.run([str(ENGINE / "up")], check=True, capture_output=True, timeout=900)
 
 
 def test_compose_up_serves_digits_and_lines(t10k) -> None:
