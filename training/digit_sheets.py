@@ -111,24 +111,19 @@ def make_sheet(
 ) -> Sheet:
     """One image of the given kind: spaced | touching | rows (2-4 rows) | photo (rows on paper)."""
     n_rows = int(rng.integers(2, 5)) if kind in ("rows", "photo") else 1
-    rows = [
-        (row.ink, row.text)
-        for row in (
-            make_row(images, labels, rng, "touching" if kind == "touching" else "spaced")
-            for _ in range(n_rows)
-        )
-    ]
+    row_kind = "touching" if kind == "touching" else "spaced"
+    rows = [make_row(images, labels, rng, row_kind) for _ in range(n_rows)]
     margin = int(rng.integers(8, 40))
-    width = max(r.shape[1] for r, _ in rows) + 2 * margin
-    gap = [int(rng.uniform(0.2, 0.6) * r.shape[0]) for r, _ in rows]
-    height = sum(r.shape[0] for r, _ in rows) + sum(gap) + 2 * margin
+    width = max(r.ink.shape[1] for r in rows) + 2 * margin
+    gap = [int(rng.uniform(0.2, 0.6) * r.ink.shape[0]) for r in rows]
+    height = sum(r.ink.shape[0] for r in rows) + sum(gap) + 2 * margin
     ink = np.zeros((height, width), np.float32)
     y = margin
-    for (r, _), g in zip(rows, gap, strict=True):
-        x = margin + int(rng.integers(0, width - 2 * margin - r.shape[1] + 1))
-        ink[y : y + r.shape[0], x : x + r.shape[1]] = r
-        y += r.shape[0] + g
-    return Sheet(_render(ink, rng, photo=kind == "photo"), "\n".join(t for _, t in rows))
+    for r, g in zip(rows, gap, strict=True):
+        x = margin + int(rng.integers(0, width - 2 * margin - r.ink.shape[1] + 1))
+        ink[y : y + r.ink.shape[0], x : x + r.ink.shape[1]] = r.ink
+        y += r.ink.shape[0] + g
+    return Sheet(_render(ink, rng, photo=kind == "photo"), "\n".join(r.text for r in rows))
 
 
 def make_sheets(

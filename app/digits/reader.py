@@ -174,7 +174,9 @@ class DigitReader:
         out = []
         for pos, marginal in enumerate((grid.sum(axis=1), grid.sum(axis=0))):
             order = np.argsort(-marginal)
-            alts = [(str(d), float(marginal[d])) for d in order if str(d) != best[pos]]
+            alts = [
+                (self.labels[d], float(marginal[d])) for d in order if self.labels[d] != best[pos]
+            ]
             x = box.x + pos * half
             width = half if pos == 0 else box.width - half
             out.append(

@@ -18,14 +18,6 @@ _DILATE = np.ones((3, 3), np.uint8)
 # A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
 # touching pairs with a narrow digit (10, 71) are no wider than one broad digit.
 WIDE = 0.75
-# Cut search, in digit heights: grid spacing of start columns, and how far a cut may wander.
-CUT_STEP, CUT_REACH = 0.3, 0.3
-# Cost of a cut's sideways step per row, and of its distance from its start column.
-TURN_COST, DRIFT_COST = 0.15, 0.02
-# Log-prior per unit of width/height above MAX_ASPECT: wider pieces likely hold two digits.
-WIDTH_PENALTY, MAX_ASPECT = 3.0, 1.3
-# Most cut intervals one piece may span.
-MAX_SPAN = 4
 
 
 @dataclass(frozen=True)
@@ -200,7 +192,7 @@ def candidate_cuts(ink: np.ndarray, height: int, max_cuts: int = 24) -> list[int
     is_min = (inner <= profile[:-2]) & (inner <= profile[2:]) & (inner <= 0.6 * profile.max())
     valleys = (np.nonzero(is_min)[0] + 1).tolist()
     # Where strokes overlap the boundary is no valley: a regular grid of cuts covers that.
-    step = max(2, round(CUT_STEP * height))
+    step = max(2, round(0.3 * height))
     grid = list(range(step, w - step // 2, step))
     spacing = max(2.0, 0.15 * height)
     kept: list[int] = []
@@ -219,11 +211,13 @@ def _piece(ink: np.ndarray, box: Box) -> Piece | None:
     if w == 0 or h == 0:
         return None
     # Digits are rarely much wider than tall: a strip wider than that is likely two or more.
-    prior = -WIDTH_PENALTY * max(0.0, w / max(box.height, 1) - MAX_ASPECT)
+    prior = -3.0 * max(0.0, w / max(box.height, 1) - 1.3)
     return Piece(Box(box.x + x, box.y + y, w, h), ink[y : y + h, x : x + w], prior)
 
 
-def cut_paths(ink: np.ndarray, starts: list[int], reach: int) -> np.ndarray:
+def cut_paths(
+    ink: np.ndarray, starts: list[int], reach: int, turn_cost: float = 0.15
+) -> np.ndarray:
     """The least-inked top-to-bottom path near each start column (dynamic programming, at
     most one column of drift per row): curved cuts that slip between leaning or touching
     digits where straight ones would slice through them. Returns K x H path columns; all
@@ -234,13 +228,13 @@ def cut_paths(ink: np.ndarray, starts: list[int], reach: int) -> np.ndarray:
     cols = np.asarray(starts)[:, None] + np.arange(n)[None, :]  # K x n, padded coordinates
     bands = padded[:, cols]  # H x K x n
     # Drifting away from the start costs a little, so flat regions keep the cut straight.
-    drift = DRIFT_COST * np.abs(np.arange(n) - reach).astype(np.float32)
+    drift = 0.02 * np.abs(np.arange(n) - reach).astype(np.float32)
     cost = bands[0] + drift
     back = np.zeros((h, len(starts), n), np.int8)
     inf_col = np.full((len(starts), 1), np.inf, np.float32)
     for y in range(1, h):
-        left = np.concatenate([inf_col, cost[:, :-1]], axis=1) + TURN_COST
-        right = np.concatenate([cost[:, 1:], inf_col], axis=1) + TURN_COST
+        left = np.concatenate([inf_col, cost[:, :-1]], axis=1) + turn_cost
+        right = np.concatenate([cost[:, 1:], inf_col], axis=1) + turn_cost
         best = np.minimum(np.minimum(left, cost), right)
         back[y] = np.where(best == cost, 0, np.where(best == left, -1, 1))
         cost = best + bands[y] + drift
@@ -262,13 +256,13 @@ def _lattice(
         return [0, box.width], ({(0, 1): whole} if whole else {})
     h, w = ink.shape
     cuts = candidate_cuts(ink, box.height)
-    reach = max(1, round(CUT_REACH * h))
+    reach = max(1, round(0.3 * h))
     inner = cut_paths(ink, cuts[1:-1], reach) if len(cuts) > 2 else np.zeros((0, h), np.int64)
     paths = [np.zeros(h, np.int64), *inner, np.full(h, w, np.int64)]
     cols = np.arange(w)
     pieces: dict[tuple[int, int], Piece] = {(0, len(cuts) - 1): whole} if whole else {}
     for i in range(len(cuts) - 1):
-        for j in range(i + 1, min(len(cuts), i + 1 + MAX_SPAN)):
+        for j in range(i + 1, min(len(cuts), i + 5)):
             if cuts[j] - cuts[i] > 1.4 * box.height:
                 break
             # H x W mask of the columns between the two curved cuts, row by row.
