@@ -67,6 +67,27 @@ def fit_ink(
     return out
 
 
+def _second_look_warps() -> np.ndarray:
+    centre = (INPUT_SIZE / 2.0, INPUT_SIZE / 2.0)
+    rotations = [cv2.getRotationMatrix2D(centre, deg, 1.0) for deg in (7.0, -7.0)]
+    scales = [cv2.getRotationMatrix2D(centre, 0.0, s) for s in (0.9, 1.1)]
+    slants = [np.array([[1.0, k, -k * centre[1]], [0.0, 1.0, 0.0]]) for k in (0.2, -0.2)]
+    return np.stack([*rotations, *slants, *scales]).astype(np.float32)
+
+
+# Re-posings of a normalised digit for a second reading of an unsure one: rotated +-7 deg,
+# slanted +-0.2, scaled 0.9 and 1.1 (each within the training augmentation's range).
+SECOND_LOOK_WARPS = _second_look_warps()
+
+
+def second_looks(digit: np.ndarray) -> np.ndarray:
+    """One normalised H x W digit -> K x H x W re-posed copies (SECOND_LOOK_WARPS)."""
+    size = (digit.shape[1], digit.shape[0])
+    return np.stack(
+        [cv2.warpAffine(digit, m, size, flags=cv2.INTER_LINEAR) for m in SECOND_LOOK_WARPS]
+    )
+
+
 def to_model_input(digits: np.ndarray, mean: float, std: float) -> np.ndarray:
     """N x H x W digits in [0, 1] -> N x 1 x H x W normalised float32 batch."""
     return ((digits.astype(np.float32) - mean) / std)[:, None, :, :]

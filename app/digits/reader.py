@@ -7,8 +7,8 @@ import numpy as np
 
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
-from app.digits.decode import softmax, top_k
-from app.digits.preprocess import normalize_digit, normalize_pair, to_model_input
+from app.digits.decode import softmax
+from app.digits.preprocess import normalize_digit, normalize_pair, second_looks, to_model_input
 from app.digits.segment import Box, Piece, Segment, segment_digits
 from app.vision.binarize import ink_map
 
@@ -23,6 +23,8 @@ PAIR_MIN_ASPECT = 0.6
 PAIR_COST = 0.3
 # A narrow blob read whole at least this surely is not cut into candidates.
 SURE_WHOLE = 0.5
+# A digit read less surely than this is read again from slightly re-posed copies.
+UNSURE = 0.6
 PieceKey = tuple[int, tuple[int, int]]  # (segment index, (first cut, last cut))
 
 
@@ -127,42 +129,76 @@ class DigitReader:
                 segments[n].expand()  # its pieces get new keys: none is reused
             kept = {k: v for k, v in probs.items() if k[0] not in unsure}
             probs = self._classify_pieces(segments, known=kept)
-        keys = list(probs)
-        stacked = np.stack(list(probs.values())) if keys else np.zeros((0, len(self.labels)))
-        idx, conf = top_k(stacked, self.top_k + 1)
-        row_of = {(n, key): k for k, (n, key) in enumerate(keys)}
         pair_probs = self._read_pairs(segments)
+        paths = [self._best_reading(n, seg, probs, pair_probs) for n, seg in enumerate(segments)]
+        # Second opinions only where they may matter: digits read unsurely.
+        rereads = [
+            (n, key)
+            for n, path in enumerate(paths)
+            for key, pair in path
+            if not pair and probs[(n, key)].max() < UNSURE
+        ]
+        if rereads:
+            digits = np.stack([normalize_digit(segments[n].pieces[key].ink) for n, key in rereads])
+            again = self.second_look(digits, np.stack([probs[k] for k in rereads]))
+            probs |= dict(zip(rereads, again, strict=True))
         out: list[ReadDigit] = []
-        for n, seg in enumerate(segments):
-            scores, as_pair = {}, set()
-            for key, piece in seg.pieces.items():
-                scores[key] = math.log(max(float(conf[row_of[(n, key)], 0]), 1e-9)) + piece.prior
-                pair = pair_probs.get((n, key))
-                if pair is not None:
-                    # Two digits: a second digit's cost, and a pair's own, are paid here.
-                    two = math.log(max(float(pair.max()), 1e-9)) - DIGIT_COST - PAIR_COST
-                    if two > scores[key]:
-                        scores[key] = two
-                        as_pair.add(key)
-            for key in best_path(scores, len(seg.cuts) - 1):
-                if key in as_pair:
-                    out += self._pair_digits(seg.pieces[key].box, pair_probs[(n, key)], seg.row)
+        for n, (seg, path) in enumerate(zip(segments, paths, strict=True)):
+            for key, as_pair in path:
+                piece = seg.pieces[key]
+                if as_pair:
+                    out += self._pair_digits(piece.box, pair_probs[(n, key)], seg.row)
                     continue
-                k = row_of[(n, key)]
-                if seg.small and conf[k, 0] < STRAY_MARK_CONFIDENCE:
+                p = probs[(n, key)]
+                order = np.argsort(-p)[: self.top_k + 1]
+                # A short piece read unsurely: a stray mark, or a fragment cut off a digit.
+                if seg.is_small(piece.box) and p[order[0]] < STRAY_MARK_CONFIDENCE:
                     continue
                 out.append(
                     ReadDigit(
-                        label=self.labels[idx[k, 0]],
-                        confidence=float(conf[k, 0]),
-                        box=seg.pieces[key].box,
+                        label=self.labels[order[0]],
+                        confidence=float(p[order[0]]),
+                        box=piece.box,
                         line=seg.row,
-                        alternatives=[
-                            (self.labels[idx[k, a]], float(conf[k, a]))
-                            for a in range(1, idx.shape[1])
-                        ],
+                        alternatives=[(self.labels[i], float(p[i])) for i in order[1:]],
                     )
                 )
+        return out
+
+    def _best_reading(
+        self,
+        n: int,
+        seg: Segment,
+        probs: dict[PieceKey, np.ndarray],
+        pair_probs: dict[PieceKey, np.ndarray],
+    ) -> list[tuple[tuple[int, int], bool]]:
+        """The most likely path of pieces through segment `n`, each flagged when it is read
+        as a pair of digits."""
+        scores, as_pair = {}, set()
+        for key, piece in seg.pieces.items():
+            scores[key] = math.log(max(float(probs[(n, key)].max()), 1e-9)) + piece.prior
+            pair = pair_probs.get((n, key))
+            if pair is not None:
+                # Two digits: a second digit's cost, and a pair's own, are paid here.
+                two = math.log(max(float(pair.max()), 1e-9)) - DIGIT_COST - PAIR_COST
+                if two > scores[key]:
+                    scores[key] = two
+                    as_pair.add(key)
+        return [(key, key in as_pair) for key in best_path(scores, len(seg.cuts) - 1)]
+
+    def second_look(self, digits: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        """N x 32 x 32 digits and their first readings (N x 10) -> the readings, where each
+        digit read less surely than UNSURE is read again: the geometric mean of its first
+        reading and the readings of slightly re-posed copies (`second_looks`)."""
+        out = probs.copy()
+        unsure = np.nonzero(probs.max(axis=1) < UNSURE)[0]
+        if unsure.size == 0:
+            return out
+        looks = self.classify(np.concatenate([second_looks(digits[i]) for i in unsure]))
+        looks = looks.reshape(unsure.size, -1, looks.shape[-1])  # N x K x 10
+        logs = np.log(np.maximum(looks, 1e-9)).sum(axis=1)
+        logs += np.log(np.maximum(probs[unsure], 1e-9))
+        out[unsure] = softmax(logs / (looks.shape[1] + 1))
         return out
 
     def _pair_digits(self, box: Box, pair: np.ndarray, row: int) -> list[ReadDigit]:

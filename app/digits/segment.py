@@ -18,6 +18,9 @@ _DILATE = np.ones((3, 3), np.uint8)
 # A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
 # touching pairs with a narrow digit (10, 71) are no wider than one broad digit.
 WIDE = 0.75
+# Ink shorter than this share of its line's typical digit height is a stray mark or a
+# fragment unless the classifier is sure of it.
+SMALL = 0.55
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,11 @@ class Segment:
     # Narrower than two digits usually are, yet it may be a touching pair with a narrow
     # digit: its ink, kept so that the lattice can be built when the reader is unsure of it.
     deferred: np.ndarray | None = None
+    # Typical digit height of the segment's line of writing.
+    ref_height: float = 0.0
+
+    def is_small(self, box: Box) -> bool:
+        return box.height < SMALL * self.ref_height
 
     def expand(self) -> None:
         """Build the deferred lattice of cuts (the whole blob stays one of its pieces)."""
@@ -110,10 +118,11 @@ def _should_merge(a: Box, b: Box, ref_h: float) -> bool:
     union = a.union(b)
     overlap_x = min(a.right, b.right) - max(a.x, b.x)
     gap_y = max(a.y, b.y) - min(a.bottom, b.bottom)
-    if overlap_x >= 0.4 * min(a.width, b.width) and gap_y <= 0.35 * ref_h:
-        # A short fragment (the bar of a 5 or 7) may join a piece into something taller than
-        # the typical height, which the fragments themselves pulled down; two digits may not.
-        fragment = min(a.height, b.height) < 0.6 * ref_h
+    # A short fragment (the bar of a 5 or 7) may join a piece into something taller than
+    # the typical height, which the fragments themselves pulled down; two digits may not.
+    # A slanted 5's bar sits right of its body: a smaller overlap joins a fragment.
+    fragment = min(a.height, b.height) < 0.6 * ref_h
+    if overlap_x >= (0.25 if fragment else 0.4) * min(a.width, b.width) and gap_y <= 0.35 * ref_h:
         tallest = 1.7 if fragment else 1.3
         return union.height <= tallest * ref_h and union.width <= 1.1 * max(ref_h, union.height)
     if union.height > 1.3 * ref_h:
@@ -142,16 +151,20 @@ def _connected_groups(n: int, linked: Iterable[tuple[int, int]]) -> list[list[in
     return list(groups.values())
 
 
-def _merge_fragments(boxes: list[Box], ref_h: float) -> list[list[int]]:
-    """Groups of components that look like parts of one digit."""
+def _merge_fragments(boxes: list[Box], ref_h: list[float]) -> list[list[int]]:
+    """Groups of components that look like parts of one digit (`ref_h`: the typical digit
+    height around each component)."""
+    reach = 0.2 * max(ref_h)
 
     def pairs() -> Iterator[tuple[int, int]]:
         order = sorted(range(len(boxes)), key=lambda i: boxes[i].x)
         for pos, i in enumerate(order):
             for j in order[pos + 1 :]:
-                if boxes[j].x > boxes[i].right + 0.2 * ref_h:
+                if boxes[j].x > boxes[i].right + reach:
                     break
-                if _should_merge(boxes[i], boxes[j], ref_h):
+                # Near a line of smaller writing, its size decides: a small digit is no
+                # fragment of a big one, nor of a digit in the next line.
+                if _should_merge(boxes[i], boxes[j], min(ref_h[i], ref_h[j])):
                     yield i, j
 
     return _connected_groups(len(boxes), pairs())
@@ -170,14 +183,14 @@ def _same_row(a: Box, b: Box, ref_h: float) -> bool:
     )
 
 
-def _group_rows(boxes: list[Box], ref_h: float) -> list[list[int]]:
+def _group_rows(boxes: list[Box], ref_h: list[float]) -> list[list[int]]:
     """Rows are chains of neighbours that overlap vertically, so a sloping or drifting line
     stays one row; rows come top to bottom, blobs left to right."""
     pairs = (
         (i, j)
         for i in range(len(boxes))
         for j in range(i + 1, len(boxes))
-        if _same_row(boxes[i], boxes[j], ref_h)
+        if _same_row(boxes[i], boxes[j], max(ref_h[i], ref_h[j]))
     )
     rows = [sorted(g, key=lambda i: boxes[i].x) for g in _connected_groups(len(boxes), pairs)]
     return sorted(rows, key=lambda row: statistics.fmean(boxes[i].cy for i in row))
@@ -273,6 +286,36 @@ def _lattice(
     return cuts, pieces
 
 
+def _blobs_in_rows(
+    boxes: list[Box], ref_h: list[float]
+) -> tuple[list[tuple[Box, list[int]]], list[list[int]]]:
+    """Fragments merged into blobs (box, component indices), and the rows of those blobs."""
+    blobs = []
+    for group in _merge_fragments(boxes, ref_h):
+        box = boxes[group[0]]
+        for i in group[1:]:
+            box = box.union(boxes[i])
+        blobs.append((box, group))
+    blob_h = [min(ref_h[i] for i in group) for _, group in blobs]
+    return blobs, _group_rows([box for box, _ in blobs], blob_h)
+
+
+def _row_heights(
+    blobs: list[tuple[Box, list[int]]], rows: list[list[int]], areas: np.ndarray, ref_h: float
+) -> list[float]:
+    """Typical digit height around each component: its row's, where the row has three or
+    more blobs to tell it; the page's otherwise (a lone mark sets no size of its own)."""
+    heights = [ref_h] * len(areas)
+    for row in rows:
+        if len(row) >= 3:
+            row_areas = np.array([areas[blobs[i][1]].sum() for i in row])
+            row_h = _reference_height([blobs[i][0] for i in row], row_areas)
+            for i in row:
+                for k in blobs[i][1]:
+                    heights[k] = row_h
+    return heights
+
+
 def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:
     """Ink map -> digit segments in reading order (rows top to bottom, left to right).
 
@@ -285,34 +328,34 @@ def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:
     kept = _drop_specks(boxes, areas, ref_h)
     if not kept:
         return []
-    ref_h = _reference_height([boxes[i] for i in kept], areas[kept])
-    groups = [[kept[i] for i in g] for g in _merge_fragments([boxes[i] for i in kept], ref_h)]
-    blobs = []
-    for g in groups:
-        box = boxes[g[0]]
-        for i in g[1:]:
-            box = box.union(boxes[i])
-        blobs.append((box, g))
-    rows = _group_rows([b for b, _ in blobs], ref_h)
+    boxes, areas = [boxes[i] for i in kept], areas[kept]
+    ref_h = _reference_height(boxes, areas)
+    blobs, rows = _blobs_in_rows(boxes, [ref_h] * len(boxes))
+    # Lines may be written at different sizes: where one sets its own typical height,
+    # fragments are merged and rows grouped again with it.
+    heights = _row_heights(blobs, rows, areas, ref_h)
+    if any(h != ref_h for h in heights):
+        blobs, rows = _blobs_in_rows(boxes, heights)
 
     segments: list[Segment] = []
     for r, row in enumerate(rows):
         for i in row:
             box, ids = blobs[i]
             crop_labels = labels[box.y : box.bottom, box.x : box.right]
-            own = crop_labels == ids[0] + 1
+            own = crop_labels == kept[ids[0]] + 1
             for k in ids[1:]:
-                own |= crop_labels == k + 1
+                own |= crop_labels == kept[k] + 1
             # Keep the anti-aliased fringe around the strokes but not a neighbour's ink.
             own = cv2.dilate(own.view(np.uint8), _DILATE)
             piece_ink = ink.strength[box.y : box.bottom, box.x : box.right] * own
+            local_h = min(heights[k] for k in ids)
             # Wider than one digit usually is: may hold several touching digits.
-            height = max(box.height, 0.8 * ref_h)
+            height = max(box.height, 0.8 * local_h)
             wide = box.width > height
             maybe = not wide and box.width > WIDE * height
             cuts, pieces = _lattice(piece_ink, box, wide or (maybe and eager))
             if pieces:
-                small = box.height < 0.55 * ref_h
+                small = box.height < SMALL * local_h
                 later = piece_ink if maybe and not eager else None
-                segments.append(Segment(box, r, cuts, pieces, small, later))
+                segments.append(Segment(box, r, cuts, pieces, small, later, local_h))
     return segments

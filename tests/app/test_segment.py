@@ -148,3 +148,34 @@ def test_narrow_touching_pairs_get_cuts_too(t10k, indices: list[int]) -> None:
     last = len(seg.cuts) - 1
     assert (0, last) in seg.pieces
     assert any((0, k) in seg.pieces and (k, last) in seg.pieces for k in range(1, last))
+
+
+def stack_rows(rows: list[np.ndarray], gap: int = 0) -> np.ndarray:
+    """Rows of digits one under another, left-aligned on white paper."""
+    width = max(r.shape[1] for r in rows)
+    padded = [np.pad(r, ((0, gap), (0, width - r.shape[1])), constant_values=255) for r in rows]
+    return np.vstack(padded)
+
+
+def test_each_line_sets_its_own_digit_size(t10k) -> None:
+    # Two lines written large and one small: the small line's digits are no stray marks.
+    big = [
+        cv2.resize(digit_row(t10k, list(range(k, k + 5)))[0], None, fx=3, fy=3) for k in (90, 95)
+    ]
+    small, _ = digit_row(t10k, list(range(100, 106)), margin=4)
+    segments = segment_digits(ink_map(stack_rows([big[0], small, big[1]])))
+    assert [s.row for s in segments] == [0] * 5 + [1] * 6 + [2] * 5
+    line = [s for s in segments if s.row == 1]
+    assert not any(s.small for s in line)
+    assert all(s.ref_height < 0.5 * segments[0].ref_height for s in line)
+
+
+def test_a_slanted_fives_bar_joins_its_body() -> None:
+    from app.digits.segment import Box, _should_merge
+
+    # Measured on a sheet of t10k digits slanted right: the bar of a 5 lifted off and
+    # drawn up to the right overlaps its body by a third of the body's width.
+    body, bar = Box(341, 79, 33, 59), Box(362, 58, 39, 18)
+    assert _should_merge(body, bar, ref_h=57)
+    # Two digits side by side overlapping as little are not merged.
+    assert not _should_merge(Box(341, 79, 33, 59), Box(362, 75, 39, 60), ref_h=57)
