@@ -334,7 +334,7 @@ def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:
     # Lines may be written at different sizes: where one sets its own typical height,
     # fragments are merged and rows grouped again with it.
     heights = _row_heights(blobs, rows, areas, ref_h)
-    if any(h != ref_h for h in heights):
+    if any(abs(h - ref_h) > 0.2 * ref_h for h in heights):
         blobs, rows = _blobs_in_rows(boxes, heights)
 
     segments: list[Segment] = []

@@ -79,7 +79,7 @@ def ink_map(gray: np.ndarray) -> InkMap:
     lut = np.clip(
         (paper_level - np.arange(256, dtype=np.float32)) / (paper_level - ink_level), 0, 1
     )
-    return InkMap(mask=mask, strength=lut[gray])
+    return InkMap(mask=mask, strength=cv2.LUT(gray, lut))
 
 
 def _blank(shape: tuple[int, ...]) -> InkMap:
