@@ -95,8 +95,10 @@ class DigitReader:
             )
         todo = [k for k in keys if k not in known]
         if todo:
-            batch = np.stack([normalize_digit(segments[n].pieces[key].ink) for n, key in todo])
-            known = {**known, **dict(zip(todo, self.classify(batch), strict=True))}
+            unique, where = distinct_pieces(segments, todo)
+            batch = np.stack([normalize_digit(segments[n].pieces[key].ink) for n, key in unique])
+            probs = self.classify(batch)
+            known = {**known, **{k: probs[w] for k, w in zip(todo, where, strict=True)}}
         return {k: known[k] for k in keys}
 
     def _read_pairs(self, segments: list[Segment]) -> dict[PieceKey, np.ndarray]:
@@ -111,8 +113,10 @@ class DigitReader:
         ]
         if not keys:
             return {}
-        batch = np.stack([normalize_pair(segments[n].pieces[key].ink) for n, key in keys])
-        return dict(zip(keys, self.classify_pairs(batch), strict=True))
+        unique, where = distinct_pieces(segments, keys)
+        batch = np.stack([normalize_pair(segments[n].pieces[key].ink) for n, key in unique])
+        probs = self.classify_pairs(batch)
+        return {k: probs[w] for k, w in zip(keys, where, strict=True)}
 
     def read(self, gray: np.ndarray) -> list[ReadDigit]:
         """All digits of a grayscale image in reading order."""
@@ -225,6 +229,24 @@ class DigitReader:
                 )
             )
         return out
+
+
+def distinct_pieces(
+    segments: list[Segment], keys: list[PieceKey]
+) -> tuple[list[PieceKey], list[int]]:
+    """The first key of each distinct piece among `keys`, and for each key the index of its
+    distinct piece: neighbouring cuts often enclose the same ink, which is read only once."""
+    first: dict[tuple[object, ...], int] = {}
+    unique: list[PieceKey] = []
+    where = []
+    for n, key in keys:
+        piece = segments[n].pieces[key]
+        sign = (n, piece.box, piece.ink.shape, float(piece.ink.sum()))
+        if sign not in first:
+            first[sign] = len(unique)
+            unique.append((n, key))
+        where.append(first[sign])
+    return unique, where
 
 
 def best_path(scores: dict[tuple[int, int], float], last: int) -> list[tuple[int, int]]:
