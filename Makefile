@@ -65,7 +65,7 @@ train-pairs: $(VENV)/.dev-deps
 	$(BIN)/python -m training.pairs --rows 15000 --epochs 10 --seed 1 --out models/ \
 		--checkpoint runs/pairs/last.pt
 
-# Three stages on 2 CPU cores (about 3.5 h in all); needs the Debian fonts named by the script.
+# Four stages on 2 CPU cores (about 4.5 h in all); needs the Debian fonts named by the script.
 train-crnn: $(VENV)/.dev-deps
 	$(BIN)/python -m training.crnn --lines 20000 --epochs 3 --hidden 128 --channels 128 \
 		--eval-lines 200 --checkpoint runs/crnn_slim/last.pt --out runs/crnn_slim/
@@ -74,6 +74,9 @@ train-crnn: $(VENV)/.dev-deps
 		--eval-lines 300 --out runs/crnn_main/
 	$(BIN)/python -m training.crnn --lines 150000 --seed 3 --epochs 1 --lr 5e-4 --hidden 128 \
 		--channels 128 --init runs/crnn_main/last.pt --checkpoint runs/crnn_stage3/last.pt \
+		--eval-lines 300 --save-every 200 --out runs/crnn_stage3/
+	$(BIN)/python -m training.crnn --lines 150000 --seed 4 --epochs 1 --lr 4e-4 --hidden 128 \
+		--channels 128 --init runs/crnn_stage3/last.pt --checkpoint runs/crnn_stage4/last.pt \
 		--eval-lines 300 --save-every 200 --out models/
 
 docker-up:

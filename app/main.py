@@ -30,7 +30,9 @@ ROUTERS = (health.router, digits.router, lines.router)
 
 def load_models(app: FastAPI, settings: Settings) -> None:
     device = resolve_device(settings.device)
-    options = EngineOptions(device, settings.intra_op_threads, settings.inter_op_threads)
+    options = EngineOptions(
+        device, settings.intra_op_threads, settings.inter_op_threads, settings.onnx_spinning
+    )
     lenet = OnnxModel(settings.digits_model, options, DIGIT_METADATA)
     pairs = (
         OnnxModel(settings.digit_pairs_model, options, DIGIT_METADATA)

@@ -55,35 +55,50 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--models", nargs="+", type=Path, default=[ROOT / "models/crnn.onnx"])
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--repeat", type=int, default=200)
-    p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    p.add_argument(
+        "--configs",
+        nargs="+",
+        default=["1", "2", "2s"],
+        help="onnxruntime intra-op threads per configuration; a trailing s: threads spin-wait",
+    )
     args = p.parse_args(argv)
     raw = digit_lines(16)
     print(
-        f"| model | one line (1 x H x {args.width}) p50 ms | batch of 16 p50 ms | lines/s (16) "
-        "| POST /lines p50 ms |\n|---|---|---|---|---|"
+        f"| model | threads | one line (1 x H x {args.width}) p50 ms | batch of 16 p50 ms "
+        "| lines/s (16) | POST /lines p50 ms |\n|---|---|---|---|---|---|"
     )
     for path in args.models:
-        model = OnnxModel(path, EngineOptions("cpu", args.threads, 1), REQUIRED_METADATA)
-        h = int(model.metadata["height"])
-        mean, std = float(model.metadata["mean"]), float(model.metadata["std"])
-        lines = [normalize_line(img, h)[:, : args.width] for img in raw]
-        lines = [np.pad(x, ((0, 0), (0, args.width - x.shape[1]))) for x in lines]
-        one = to_batch(lines[:1], mean, std)
-        sixteen = to_batch(lines, mean, std)
-        single = statistics.median(timed(lambda: model.run(one), args.repeat))  # noqa: B023
-        batch = statistics.median(timed(lambda: model.run(sixteen), args.repeat // 4))  # noqa: B023
-        _, png = cv2.imencode(".png", raw[0])
-        settings = Settings(lines_model=path, intra_op_threads=args.threads)
-        with TestClient(create_app(settings)) as client:
-            files = {"file": ("l.png", png.tobytes(), "image/png")}
-            service = statistics.median(
-                timed(lambda: client.post("/lines", files=files), args.repeat // 2)  # noqa: B023
+        for config in args.configs:
+            threads, spinning = int(config.rstrip("s")), config.endswith("s")
+            single, batch, service, h = measure(path, raw, args, threads, spinning)
+            print(
+                f"| {path.name} (h={h}) | {threads}{', spinning' * spinning} | {single:.2f} "
+                f"| {batch:.1f} | {16000 / batch:.0f} | {service:.2f} |",
+                flush=True,
             )
-        print(
-            f"| {path.name} (h={h}) | {single:.2f} | {batch:.1f} | {16000 / batch:.0f} "
-            f"| {service:.2f} |",
-            flush=True,
+
+
+def measure(
+    path: Path, raw: list[np.ndarray], args: argparse.Namespace, threads: int, spinning: bool
+) -> tuple[float, float, float, int]:
+    """p50 ms of one line, of a batch of 16 and of one POST /lines; the model's height."""
+    model = OnnxModel(path, EngineOptions("cpu", threads, 1, spinning), REQUIRED_METADATA)
+    h = int(model.metadata["height"])
+    mean, std = float(model.metadata["mean"]), float(model.metadata["std"])
+    lines = [normalize_line(img, h)[:, : args.width] for img in raw]
+    lines = [np.pad(x, ((0, 0), (0, args.width - x.shape[1]))) for x in lines]
+    one = to_batch(lines[:1], mean, std)
+    sixteen = to_batch(lines, mean, std)
+    single = statistics.median(timed(lambda: model.run(one), args.repeat))
+    batch = statistics.median(timed(lambda: model.run(sixteen), args.repeat // 4))
+    _, png = cv2.imencode(".png", raw[0])
+    settings = Settings(lines_model=path, intra_op_threads=threads, onnx_spinning=spinning)
+    with TestClient(create_app(settings)) as client:
+        files = {"file": ("l.png", png.tobytes(), "image/png")}
+        service = statistics.median(
+            timed(lambda: client.post("/lines", files=files), args.repeat // 2)
         )
+    return single, batch, service, h
 
 
 if __name__ == "__main__":

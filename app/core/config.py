@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         1, ge=0, description="onnxruntime threads inside one operator (0 = onnxruntime decides)."
     )
     inter_op_threads: int = Field(1, ge=0, description="onnxruntime threads across operators.")
+    onnx_spinning: bool = Field(
+        False,
+        description="Idle onnxruntime threads spin-wait for work: lower latency for one line "
+        "with 2+ intra-op threads, at the cost of CPU the HTTP side could use.",
+    )
     max_concurrency: int = Field(
         1, gt=0, description="Images processed at once per worker; more requests wait in line."
     )

@@ -26,6 +26,9 @@ class EngineOptions:
     device: Device = "auto"
     intra_op_threads: int = 1
     inter_op_threads: int = 1
+    # Idle threads spin-wait for the next operator: lower latency for one input with two or
+    # more threads, but CPU the HTTP side needs is burnt while they wait.
+    spinning: bool = False
 
 
 def choose_providers(device: Device, available: list[str]) -> list[str]:
@@ -71,10 +74,11 @@ class OnnxModel:
         so.intra_op_num_threads = options.intra_op_threads
         so.inter_op_num_threads = options.inter_op_threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Requests are small and many: idle threads should sleep, not spin on the cores
-        # the HTTP side needs.
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        # By default requests are small and many: idle threads sleep rather than spin on the
+        # cores the HTTP side needs.
+        spin = "1" if options.spinning else "0"
+        so.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        so.add_session_config_entry("session.inter_op.allow_spinning", spin)
         providers = choose_providers(options.device, ort.get_available_providers())
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=providers)

@@ -65,3 +65,14 @@ def test_service_refuses_to_start_with_a_missing_model(tmp_path: Path) -> None:
     app = create_app(Settings(digits_model=tmp_path / "gone.onnx"))
     with pytest.raises(ModelLoadError, match=r"gone\.onnx"), TestClient(app):
         pass
+
+
+@pytest.mark.parametrize("spinning", [False, True])
+def test_spinning_setting_reaches_the_session(spinning: bool, monkeypatch) -> None:
+    monkeypatch.setenv("HWR_ONNX_SPINNING", str(spinning).lower())
+    settings = Settings()
+    options = EngineOptions("cpu", 2, 1, settings.onnx_spinning)
+    model = OnnxModel(settings.digits_model, options, REQUIRED_METADATA)
+    entries = model.session.get_session_options()
+    for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
+        assert entries.get_session_config_entry(key) == ("1" if spinning else "0")
