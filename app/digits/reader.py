@@ -13,8 +13,10 @@ from app.digits.segment import Box, Piece, Segment, segment_digits
 from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
-# Log-probability each digit of a reading costs, so a cut must pay its way.
-DIGIT_COST = 0.3
+# Log-probability each digit of a reading costs beyond its own reading. None: each piece's
+# log-probability already makes a needless cut pay, and a cost per digit made chains of
+# touching digits lose their narrow ones (a 1 absorbed by its neighbour; measured).
+DIGIT_COST = 0.0
 # A blob much shorter than the page's digits is read only when at least this sure.
 STRAY_MARK_CONFIDENCE = 0.5
 # Pieces of a cut lattice at least this wide (width / height) are also read as a pair.
@@ -251,7 +253,7 @@ def distinct_pieces(
 
 def best_path(scores: dict[tuple[int, int], float], last: int) -> list[tuple[int, int]]:
     """Most likely way through a cut lattice: pieces (i, j) from cut 0 to cut `last`,
-    maximising the summed log-probability less a cost per digit (dynamic programming)."""
+    maximising the summed log-probability less DIGIT_COST per digit (dynamic programming)."""
     best = [-math.inf] * (last + 1)
     back: list[tuple[int, int] | None] = [None] * (last + 1)
     best[0] = 0.0
