@@ -13,15 +13,14 @@ from app.digits.segment import Box, Piece, Segment, segment_digits
 from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
-# Log-probability each digit of a reading costs beyond its own reading. None: each piece's
-# log-probability already makes a needless cut pay, and a cost per digit made chains of
-# touching digits lose their narrow ones (a 1 absorbed by its neighbour; measured).
-DIGIT_COST = 0.0
 # A blob much shorter than the page's digits is read only when at least this sure.
 STRAY_MARK_CONFIDENCE = 0.5
 # Pieces of a cut lattice at least this wide (width / height) are also read as a pair.
 PAIR_MIN_ASPECT = 0.6
 # Extra log-probability a pair reading costs over two single ones: a clean cut is preferred.
+# Digits themselves cost nothing beyond their reading: each piece's log-probability already
+# makes a needless cut pay, and a cost per digit made chains of touching digits lose their
+# narrow ones (a 1 absorbed by its neighbour; measured).
 PAIR_COST = 0.3
 # A narrow blob read whole at least this surely is not cut into candidates.
 SURE_WHOLE = 0.5
@@ -185,8 +184,8 @@ class DigitReader:
             scores[key] = math.log(max(float(probs[(n, key)].max()), 1e-9)) + piece.prior
             pair = pair_probs.get((n, key))
             if pair is not None:
-                # Two digits: a second digit's cost, and a pair's own, are paid here.
-                two = math.log(max(float(pair.max()), 1e-9)) - DIGIT_COST - PAIR_COST
+                # Two digits: the pair's own cost is paid here.
+                two = math.log(max(float(pair.max()), 1e-9)) - PAIR_COST
                 if two > scores[key]:
                     scores[key] = two
                     as_pair.add(key)
@@ -253,14 +252,14 @@ def distinct_pieces(
 
 def best_path(scores: dict[tuple[int, int], float], last: int) -> list[tuple[int, int]]:
     """Most likely way through a cut lattice: pieces (i, j) from cut 0 to cut `last`,
-    maximising the summed log-probability less DIGIT_COST per digit (dynamic programming)."""
+    maximising the summed log-probability (dynamic programming)."""
     best = [-math.inf] * (last + 1)
     back: list[tuple[int, int] | None] = [None] * (last + 1)
     best[0] = 0.0
     for j in range(1, last + 1):
         for (a, b), score in scores.items():
-            if b == j and best[a] > -math.inf and best[a] + score - DIGIT_COST > best[j]:
-                best[j], back[j] = best[a] + score - DIGIT_COST, (a, b)
+            if b == j and best[a] > -math.inf and best[a] + score > best[j]:
+                best[j], back[j] = best[a] + score, (a, b)
     path: list[tuple[int, int]] = []
     j = last
     while j > 0 and back[j] is not None:

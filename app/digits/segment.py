@@ -67,8 +67,6 @@ class Segment:
     row: int
     cuts: list[int] = field(default_factory=list)
     pieces: dict[tuple[int, int], Piece] = field(default_factory=dict)
-    # Much shorter than the page's digits: a stray mark unless the classifier is sure.
-    small: bool = False
     # Narrower than two digits usually are, yet it may be a touching pair with a narrow
     # digit: its ink, kept so that the lattice can be built when the reader is unsure of it.
     deferred: np.ndarray | None = None
@@ -77,6 +75,11 @@ class Segment:
 
     def is_small(self, box: Box) -> bool:
         return box.height < SMALL * self.ref_height
+
+    @property
+    def small(self) -> bool:
+        """Much shorter than its line's digits: a stray mark unless the classifier is sure."""
+        return self.is_small(self.box)
 
     def expand(self) -> None:
         """Build the deferred lattice of cuts (the whole blob stays one of its pieces)."""
@@ -355,7 +358,6 @@ def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:
             maybe = not wide and box.width > WIDE * height
             cuts, pieces = _lattice(piece_ink, box, wide or (maybe and eager))
             if pieces:
-                small = box.height < SMALL * local_h
                 later = piece_ink if maybe and not eager else None
-                segments.append(Segment(box, r, cuts, pieces, small, later, local_h))
+                segments.append(Segment(box, r, cuts, pieces, later, local_h))
     return segments
