@@ -255,6 +255,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=256, help="LSTM units per direction")
     p.add_argument("--channels", type=int, default=256, help="widest conv layer (128 for CPU)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--fonts",
+        choices=["base", "extended"],
+        default="base",
+        help="training fonts: the first set, or with the Latin hands added from stage 5",
+    )
     p.add_argument("--workers", type=int, default=mp.cpu_count())
     p.add_argument("--cache", type=Path, default=Path("data/lines"))
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
@@ -285,9 +291,10 @@ def main(
     if contexts is None:
         from training.lines.sets import real_contexts
 
-        contexts = real_contexts(args.sources, charset)
+        contexts = real_contexts(args.sources, charset, extended=args.fonts == "extended")
+    fonts_tag = "" if args.fonts == "base" else f"-{args.fonts}"
     train_data = build_cache(
-        args.cache / f"train-{args.lines}-{args.height}-{args.seed}.npz",
+        args.cache / f"train-{args.lines}-{args.height}-{args.seed}{fonts_tag}.npz",
         args.lines,
         args.seed,
         "train",

@@ -24,6 +24,12 @@ PYPI_TRAIN = {
         "3bda49f36186ba545f07b5610f4670e68e68b3b9ad1fa5007d34910a55753675"
     ),
 }
+# Added from stage 5 on (`--fonts extended`): more hands for Latin letters. Fonts that draw
+# lowercase as capitals or fill missing characters with a box glyph stay out.
+PYPI_TRAIN_MORE = {
+    "fontpkg-satisfy==1.1": "7a2ec779ff1b3e329d11d28a8a442fb1fc215ef315864f010c5328da58e41ead",
+    "fontpkg-yellowtail==1.2": "819ce6b66969c8d621ea9e43c7d3e2089e912c6184370375f963ce9b58681fe5",
+}
 PYPI_EVAL = {
     "fontpkg-zeyada==1.2": "b9a18ff45fd3be8fa13a6540b0a93e61acc8859a061c19419b6447f5987b27be",
     "fontpkg-shadows-into-light==1.0": (
@@ -39,6 +45,11 @@ DEBIAN_TRAIN_LATIN = [
     "fonts-kristi",
     "fonts-dancingscript",
     "fonts-comic-neue",
+]
+DEBIAN_TRAIN_LATIN_MORE = [
+    "fonts-rufscript",
+    "fonts-tlwg-purisa-ttf",
+    "fonts-nanum-extra:NanumPen.ttf,NanumBrush.ttf",  # the package's other faces are print
 ]
 DEBIAN_TRAIN_CHINESE = ["fonts-lxgw-wenkai", "fonts-arphic-ukai", "fonts-arphic-gkai00mp"]
 DEBIAN_EVAL = ["fonts-dkg-handwriting", "fonts-klee", "fonts-seto"]
@@ -67,19 +78,22 @@ def fetch_pypi_fonts(pins: dict[str, str], cache: Path) -> list[Path]:
 
 
 def debian_install_command(packages: list[str]) -> str:
-    return "apt-get install -y " + " ".join(packages)
+    return "apt-get install -y " + " ".join(p.partition(":")[0] for p in packages)
 
 
 def debian_fonts(packages: list[str]) -> list[Path]:
-    """Font files installed by Debian packages; refuses clearly if one is missing."""
+    """Font files installed by Debian packages ("package" or "package:file,file" for some of
+    its files); refuses clearly if one is missing."""
     fonts: list[Path] = []
     missing = []
-    for pkg in packages:
+    for entry in packages:
+        pkg, _, only = entry.partition(":")
         listed = subprocess.run(["dpkg", "-L", pkg], capture_output=True, text=True)
         if listed.returncode != 0:
             missing.append(pkg)
             continue
-        fonts += [Path(p) for p in listed.stdout.splitlines() if p.lower().endswith(FONT_SUFFIXES)]
+        files = [Path(p) for p in listed.stdout.splitlines() if p.lower().endswith(FONT_SUFFIXES)]
+        fonts += [f for f in files if not only or f.name in only.split(",")]
     if missing:
         raise FileNotFoundError(
             f"font packages not installed: {' '.join(missing)}; run: "

@@ -12,15 +12,20 @@ from training.lines.sources import fetch_hanzi
 from training.lines.text import TextSampler, fetch_jieba_dict
 
 
-def real_contexts(cache: Path, charset: list[str]) -> dict[str, dict]:
-    """{'train': ..., 'digits': ..., 'latin': ..., 'chinese': ..., 'mixed': ...} render contexts."""
+def real_contexts(cache: Path, charset: list[str], extended: bool = False) -> dict[str, dict]:
+    """{'train': ..., 'digits': ..., 'latin': ..., 'chinese': ..., 'mixed': ...} render contexts.
+    `extended` adds the later training fonts (held-out sets are the same either way)."""
     sampler = TextSampler(fetch_jieba_dict(cache), set(charset))
     hanzi = fetch_hanzi(cache)
     train_images, train_labels = mnist.load("train")
     test_images, test_labels = mnist.load("t10k")
+    latin = fonts.fetch_pypi_fonts(fonts.PYPI_TRAIN, cache)
+    latin += fonts.debian_fonts(fonts.DEBIAN_TRAIN_LATIN)
+    if extended:
+        latin += fonts.fetch_pypi_fonts(fonts.PYPI_TRAIN_MORE, cache)
+        latin += fonts.debian_fonts(fonts.DEBIAN_TRAIN_LATIN_MORE)
     train_sources = GlyphSources(
-        latin_fonts=fonts.fetch_pypi_fonts(fonts.PYPI_TRAIN, cache)
-        + fonts.debian_fonts(fonts.DEBIAN_TRAIN_LATIN),
+        latin_fonts=latin,
         chinese_fonts=fonts.debian_fonts(fonts.DEBIAN_TRAIN_CHINESE),
         hanzi_root=hanzi,
         mnist_images=train_images,
