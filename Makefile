@@ -6,7 +6,7 @@ HOST ?= 0.0.0.0
 PORT ?= 8000
 
 .PHONY: run test lint format audit bench load eval eval-lines bench-lines train-lenet5 \
-	train-pairs train-crnn docker-up docker-down clean
+	train-pairs train-chains train-crnn docker-up docker-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +65,12 @@ train-pairs: $(VENV)/.dev-deps
 	$(BIN)/python -m training.pairs --rows 15000 --epochs 10 --seed 1 --out models/ \
 		--checkpoint runs/pairs/last.pt
 
-# Four stages on 2 CPU cores (about 4.5 h in all); needs the Debian fonts named by the script.
+# The chain reader for blobs of touching digits: a small CTC model (about 25 min on 2 cores).
+train-chains: $(VENV)/.dev-deps
+	$(BIN)/python -m training.chains --rows 20000 --epochs 6 --seed 1 --out models/ \
+		--checkpoint runs/chains/last.pt
+
+# Five stages on 2 CPU cores (about 4.5 h in all); needs the Debian fonts named by the script.
 train-crnn: $(VENV)/.dev-deps
 	$(BIN)/python -m training.crnn --lines 20000 --epochs 3 --hidden 128 --channels 128 \
 		--eval-lines 200 --checkpoint runs/crnn_slim/last.pt --out runs/crnn_slim/
@@ -77,7 +82,10 @@ train-crnn: $(VENV)/.dev-deps
 		--eval-lines 300 --save-every 200 --out runs/crnn_stage3/
 	$(BIN)/python -m training.crnn --lines 150000 --seed 4 --epochs 1 --lr 4e-4 --hidden 128 \
 		--channels 128 --init runs/crnn_stage3/last.pt --checkpoint runs/crnn_stage4/last.pt \
-		--eval-lines 300 --save-every 200 --out models/
+		--eval-lines 300 --save-every 200 --out runs/crnn_stage4/
+	$(BIN)/python -m training.crnn --lines 150000 --seed 5 --epochs 1 --lr 3e-4 --fonts extended \
+		--hidden 128 --channels 128 --init runs/crnn_stage4/last.pt \
+		--checkpoint runs/crnn_stage5/last.pt --eval-lines 300 --save-every 200 --out models/
 
 docker-up:
 	docker compose up -d --build --wait

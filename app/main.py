@@ -39,12 +39,21 @@ def load_models(app: FastAPI, settings: Settings) -> None:
         if settings.digit_pairs_model
         else None
     )
-    app.state.digit_reader = DigitReader(lenet, max_digits=settings.max_digits, pairs=pairs)
+    chains = (
+        OnnxModel(settings.digit_chains_model, options, LINE_METADATA)
+        if settings.digit_chains_model
+        else None
+    )
+    app.state.digit_reader = DigitReader(
+        lenet, max_digits=settings.max_digits, pairs=pairs, chains=chains
+    )
     crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
     app.state.line_reader = LineReader(crnn, max_lines=settings.max_lines)
     app.state.models = {"digits": lenet, "lines": crnn}
     if pairs is not None:
         app.state.models["digit_pairs"] = pairs
+    if chains is not None:
+        app.state.models["digit_chains"] = chains
     for role, model in app.state.models.items():
         log.info(
             "loaded %s for %s on %s (sha256 %s)",

@@ -53,3 +53,14 @@ def digit_row(
         x += g.shape[1] + gap
     page = np.pad(row, margin, constant_values=255)
     return page, "".join(str(int(labels[i])) for i in indices)
+
+
+def sheet_accuracy(sheets: list, settings: Settings) -> float:
+    """Share of generated sheets (training.digit_sheets) whose /digits text is exactly right,
+    through a service started with `settings`."""
+    with TestClient(create_app(settings)) as c:
+        right = sum(
+            c.post("/digits", files={"file": ("s.png", encode(s.image))}).json()["text"] == s.text
+            for s in sheets
+        )
+    return right / len(sheets)

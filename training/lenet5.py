@@ -395,6 +395,16 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 
 
+def add_io_args(p: argparse.ArgumentParser, name: str, run: str) -> None:
+    """Where a digit-model script reads MNIST, caches data, writes the model and checkpoints."""
+    p.add_argument("--mnist-dir", type=Path, default=None, help="directory with the four idx files")
+    p.add_argument("--data", type=Path, default=Path("data"), help="cache for cut data")
+    p.add_argument("--out", type=Path, default=Path("models"))
+    p.add_argument("--name", default=name, help="file stem of the exported model")
+    p.add_argument("--checkpoint", type=Path, default=Path(f"runs/{run}/last.pt"))
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

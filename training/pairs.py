@@ -28,6 +28,7 @@ from training.lenet5 import (
     MEAN,
     STD,
     LeNet5,
+    add_io_args,
     add_run_args,
     export_onnx,
     run_info,
@@ -176,12 +177,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--width", type=int, default=2, help="feature-map multiplier for C1 and C3")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--mnist-dir", type=Path, default=None, help="directory with the four idx files")
-    p.add_argument("--data", type=Path, default=Path("data"), help="cache for cut pieces")
-    p.add_argument("--out", type=Path, default=Path("models"))
-    p.add_argument("--name", default="lenet5_pairs", help="file stem of the exported model")
-    p.add_argument("--checkpoint", type=Path, default=Path("runs/pairs/last.pt"))
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    add_io_args(p, "lenet5_pairs", "pairs")
     p.add_argument("--limit", type=int, default=None, help="use only the first N digits")
     add_run_args(p)
     return p.parse_args(argv)

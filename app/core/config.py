@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         description="Path of the pair reader for touching digits (LeNet-5, '00'-'99'); "
         "empty: /digits only cuts touching digits apart.",
     )
+    digit_chains_model: Annotated[Path | None, BeforeValidator(_empty_is_none)] = Field(
+        MODELS_DIR / "digit_chains.onnx",
+        description="Path of the chain reader for blobs of touching digits (CTC, '0'-'9'); "
+        "empty: /digits reads such blobs only by cutting them.",
+    )
     lines_model: Path = Field(MODELS_DIR / "crnn.onnx", description="Path of the CRNN ONNX model.")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA when onnxruntime has it, else CPU; cuda: CUDA or fail."

@@ -30,6 +30,34 @@ def normalize_pair(strength: np.ndarray) -> np.ndarray:
     return fit_ink(strength, PAIR_BOX, PAIR_FIELD, PAIR_INPUT)
 
 
+# Blobs of touching digits read whole by the chain reader (CTC): scaled to this height with
+# a margin of a tenth of the ink's height, as line crops are.
+CHAIN_HEIGHT = 32
+CHAIN_MAX_WIDTH = 512
+
+
+def normalize_chain(strength: np.ndarray, height: int = CHAIN_HEIGHT) -> np.ndarray:
+    """Ink strength crop of a blob (H x W, ink high) -> height x W' float32 in [0, 1], aspect
+    kept, full contrast, at most CHAIN_MAX_WIDTH wide."""
+    return fit_chain(strength, height)[0]
+
+
+def fit_chain(strength: np.ndarray, height: int = CHAIN_HEIGHT) -> tuple[np.ndarray, int, float]:
+    """normalize_chain, also returning the crop column its column 0 lies at and the scale
+    (normalised columns per crop column), to map digits back to the blob."""
+    x, y, w, h = cv2.boundingRect((strength > 0.02).view(np.uint8))
+    if w == 0 or h == 0:
+        return np.zeros((height, height // 4), np.float32), 0, 1.0
+    pad = max(1, h // 10)
+    crop = np.pad(strength[y : y + h, x : x + w].astype(np.float32, copy=False), pad)
+    scale = height / crop.shape[0]
+    width = min(CHAIN_MAX_WIDTH, max(height // 4, round(crop.shape[1] * scale)))
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    out = cv2.resize(crop, (width, height), interpolation=interp)
+    peak = float(out.max())
+    return (out / peak if peak > 0.0 else out), x - pad, width / crop.shape[1]
+
+
 def fit_ink(
     strength: np.ndarray,
     box: tuple[int, int],

@@ -1,5 +1,6 @@
 """The /digits pipeline: ink map -> segments -> normalised digits -> one batch -> labels."""
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -8,8 +9,16 @@ import numpy as np
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
 from app.digits.decode import softmax
-from app.digits.preprocess import normalize_digit, normalize_pair, second_looks, to_model_input
+from app.digits.preprocess import (
+    fit_chain,
+    normalize_digit,
+    normalize_pair,
+    second_looks,
+    to_model_input,
+)
 from app.digits.segment import Box, Piece, Segment, segment_digits
+from app.lines.ctc import greedy_decode
+from app.lines.reader import LineReader, char_edges
 from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
@@ -27,6 +36,7 @@ SURE_WHOLE = 0.5
 # A digit read less surely than this is read again from slightly re-posed copies.
 UNSURE = 0.6
 PieceKey = tuple[int, tuple[int, int]]  # (segment index, (first cut, last cut))
+PiecePath = list[tuple[tuple[int, int], bool]]  # a segment's pieces, each flagged if a pair
 
 
 def is_pair_candidate(piece: Piece, segment: Segment) -> bool:
@@ -55,6 +65,7 @@ class DigitReader:
         max_digits: int = 512,
         top_k: int = 3,
         pairs: OnnxModel | None = None,
+        chains: OnnxModel | None = None,
     ) -> None:
         self.model = model
         self.labels: list[str] = list(model.meta_json("labels"))  # type: ignore[arg-type]
@@ -69,6 +80,8 @@ class DigitReader:
             self.pair_labels: list[str] = list(pairs.meta_json("labels"))  # type: ignore[arg-type]
             self.pair_mean = float(pairs.metadata["mean"])
             self.pair_std = float(pairs.metadata["std"])
+        # Optional: reads a blob of touching digits whole (CTC), where cuts fail.
+        self.chains = LineReader(chains) if chains is not None else None
 
     def classify(self, digits: np.ndarray) -> np.ndarray:
         """N x 32 x 32 normalised digits in [0, 1] -> N x 10 probabilities."""
@@ -136,10 +149,13 @@ class DigitReader:
             probs = self._classify_pieces(segments, known=kept)
         pair_probs = self._read_pairs(segments)
         paths = [self._best_reading(n, seg, probs, pair_probs) for n, seg in enumerate(segments)]
+        chains = self._read_chains(segments, paths)
+        paths = [path for path, _ in paths]
         # Second opinions only where they may matter: digits read unsurely.
         rereads = [
             (n, key)
             for n, path in enumerate(paths)
+            if n not in chains
             for key, pair in path
             if not pair and probs[(n, key)].max() < UNSURE
         ]
@@ -149,6 +165,9 @@ class DigitReader:
             probs |= dict(zip(rereads, again, strict=True))
         out: list[ReadDigit] = []
         for n, (seg, path) in enumerate(zip(segments, paths, strict=True)):
+            if n in chains:
+                out += chains[n]
+                continue
             for key, as_pair in path:
                 piece = seg.pieces[key]
                 if as_pair:
@@ -176,9 +195,9 @@ class DigitReader:
         seg: Segment,
         probs: dict[PieceKey, np.ndarray],
         pair_probs: dict[PieceKey, np.ndarray],
-    ) -> list[tuple[tuple[int, int], bool]]:
+    ) -> tuple[PiecePath, float]:
         """The most likely path of pieces through segment `n`, each flagged when it is read
-        as a pair of digits."""
+        as a pair of digits, and its score (summed log-probability)."""
         scores, as_pair = {}, set()
         for key, piece in seg.pieces.items():
             scores[key] = math.log(max(float(probs[(n, key)].max()), 1e-9)) + piece.prior
@@ -189,7 +208,63 @@ class DigitReader:
                 if two > scores[key]:
                     scores[key] = two
                     as_pair.add(key)
-        return [(key, key in as_pair) for key in best_path(scores, len(seg.cuts) - 1)]
+        path = best_path(scores, len(seg.cuts) - 1)
+        return [(key, key in as_pair) for key in path], sum(scores[key] for key in path)
+
+    def _read_chains(
+        self, segments: list[Segment], paths: list[tuple[PiecePath, float]]
+    ) -> dict[int, list[ReadDigit]]:
+        """Blobs cut into candidates, read whole by the chain reader (one batch); those whose
+        reading is surer than their best path of pieces (`paths`: path and score), by
+        segment index. A blob both read as one digit keeps LeNet-5's reading, and a stray
+        mark (a short blob) is no chain of digits."""
+        if self.chains is None:
+            return {}
+        todo = [
+            n
+            for n, seg in enumerate(segments)
+            if len(seg.cuts) > 2 and (0, len(seg.cuts) - 1) in seg.pieces and not seg.small
+        ]
+        if not todo:
+            return {}
+        fitted = [fit_chain(segments[n].pieces[(0, len(segments[n].cuts) - 1)].ink) for n in todo]
+        out: dict[int, list[ReadDigit]] = {}
+        logps = self.chains.recognise([line for line, _, _ in fitted])
+        for n, (_, x0, scale), logp in zip(todo, fitted, logps, strict=True):
+            decoded = greedy_decode(logp)
+            if not decoded:
+                continue
+            path, path_score = paths[n]
+            one_digit = len(path) == 1 and not path[0][1]
+            score = sum(math.log(max(d.confidence, 1e-9)) for d in decoded)
+            # Whichever is surer wins (a margin of -1 or +1 either way measured no better).
+            if score <= path_score or (one_digit and len(decoded) == 1):
+                continue
+            box = segments[n].pieces[(0, len(segments[n].cuts) - 1)].box
+            digits = []
+            for d, (left, right) in zip(
+                decoded, itertools.pairwise(char_edges(decoded, len(logp))), strict=True
+            ):
+                x_left = box.x + x0 + left * self.chains.stride / scale
+                x_right = box.x + x0 + right * self.chains.stride / scale
+                # Alternatives: the character's frames' mean posterior over the other digits.
+                post = np.exp(logp[d.start : d.end]).mean(axis=0)
+                post[0] = 0.0
+                order = [int(i) for i in np.argsort(-post) if i != d.index and i != 0]
+                x = max(box.x, round(x_left))
+                digits.append(
+                    ReadDigit(
+                        label=self.chains.charset[d.index],
+                        confidence=d.confidence,
+                        box=Box(x, box.y, max(1, min(box.right, round(x_right)) - x), box.height),
+                        line=segments[n].row,
+                        alternatives=[
+                            (self.chains.charset[i], float(post[i])) for i in order[: self.top_k]
+                        ],
+                    )
+                )
+            out[n] = digits
+        return out
 
     def second_look(self, digits: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """N x 32 x 32 digits and their first readings (N x 10) -> the readings, where each

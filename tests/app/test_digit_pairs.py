@@ -1,4 +1,4 @@
-"""Touching pairs read whole: how the reader weighs a pair reading against two cut ones."""
+"""Touching digits read whole (pairs, chains): how the reader weighs that against cuts."""
 
 import numpy as np
 import pytest
@@ -81,3 +81,48 @@ def test_without_a_pair_model_only_cuts_are_read(blob: Segment) -> None:
     reader = make_reader(singles, one_hot(100, 47, 0.97))
     reader.pairs = None
     assert [d.label for d in reader.read(np.full((50, 70), 255, np.uint8))] == ["4", "1"]
+
+
+class FakeChains:
+    """Stands in for the chain reader: every blob reads as `text`, each digit spiking in one
+    frame with `confidence`."""
+
+    def __init__(self, text: str, confidence: float) -> None:
+        self.text, self.confidence = text, confidence
+        self.charset, self.stride = ["", *"0123456789"], 4
+
+    def recognise(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+        out = []
+        for line in lines:
+            frames = -(-line.shape[1] // self.stride)
+            probs = np.full((frames, 11), 1e-6)
+            probs[:, 0] = 1.0
+            spikes = np.linspace(0, frames - 1, len(self.text) + 2)[1:-1].round().astype(int)
+            for t, ch in zip(spikes, self.text, strict=True):
+                probs[t] = (1 - self.confidence) / 10
+                probs[t, int(ch) + 1] = self.confidence
+            out.append(np.log(probs / probs.sum(axis=1, keepdims=True)))
+        return out
+
+
+@pytest.mark.parametrize(
+    ("chain_confidence", "expected"), [(0.99, ["7", "1", "2"]), (0.3, ["4", "1"])]
+)
+def test_a_blob_read_whole_by_the_chain_reader_wins_only_when_surer(
+    blob: Segment, chain_confidence: float, expected: list[str]
+) -> None:
+    singles = {
+        (0, 2): one_hot(10, 0, 0.1),
+        (0, 1): one_hot(10, 4, 0.8),
+        (1, 2): one_hot(10, 1, 0.8),
+    }
+    reader = make_reader(singles, one_hot(100, 47, 0.5))
+    reader.chains = FakeChains("712", chain_confidence)  # type: ignore[assignment]
+    found = reader.read(np.full((50, 70), 255, np.uint8))
+    assert [d.label for d in found] == expected
+    if expected[0] == "7":
+        # Each digit gets a share of the blob's box, left to right, inside it.
+        xs = [d.box.x for d in found]
+        assert xs == sorted(xs) and xs[0] >= 10 and found[-1].box.right <= 50
+        assert found[0].confidence == pytest.approx(0.99, abs=0.01)
+        assert all(a != "7" for a, _ in found[0].alternatives)

@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from app.digits.preprocess import INPUT_SIZE, normalize_digit, to_model_input
+from app.digits.preprocess import (
+    CHAIN_HEIGHT,
+    INPUT_SIZE,
+    fit_chain,
+    normalize_chain,
+    normalize_digit,
+    to_model_input,
+)
 
 
 @pytest.mark.parametrize("shape", [(90, 30), (12, 40), (7, 7), (200, 180)])
@@ -50,3 +57,18 @@ def test_to_model_input_adds_channel_axis_and_normalises() -> None:
 def test_normalize_digit_handles_one_pixel_wide_strokes(shape: tuple[int, int]) -> None:
     out = normalize_digit(np.ones(shape, np.float32))
     assert out.max() == pytest.approx(1.0) and np.isfinite(out).all()
+
+
+def test_fit_chain_keeps_aspect_and_maps_columns_back() -> None:
+    blob = np.zeros((40, 120), np.float32)
+    blob[5:35, 30:34] = 0.5  # a faint bar ...
+    blob[5:35, 90:94] = 0.5  # ... and another, 60 columns to its right
+    line, x0, scale = fit_chain(blob)
+    assert line.shape[0] == CHAIN_HEIGHT and line.max() == pytest.approx(1.0)  # full contrast
+    # 30 inked rows plus a tenth of that as margin each side become CHAIN_HEIGHT rows.
+    assert scale == pytest.approx(CHAIN_HEIGHT / 36, rel=0.05)
+    cols = np.nonzero(line.max(axis=0) > 0.5)[0]
+    left, right = cols[cols < line.shape[1] / 2], cols[cols > line.shape[1] / 2]
+    assert x0 + left.mean() / scale == pytest.approx(31.5, abs=1.0)
+    assert x0 + right.mean() / scale == pytest.approx(91.5, abs=1.0)
+    assert normalize_chain(np.zeros((10, 10), np.float32)).shape[0] == CHAIN_HEIGHT
