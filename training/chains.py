@@ -50,7 +50,7 @@ def label_chains(row: Row) -> tuple[list[np.ndarray], list[str]]:
     gray = (255 * (1 - ink)).astype(np.uint8)
     crops, texts = [], []
     for seg in segment_digits(ink_map(gray), eager=True):
-        whole = seg.pieces.get((0, len(seg.cuts) - 1))
+        whole = seg.whole
         if len(seg.cuts) <= 2 or whole is None:
             continue
         b = whole.box

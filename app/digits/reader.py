@@ -17,7 +17,7 @@ from app.digits.preprocess import (
     to_model_input,
 )
 from app.digits.segment import Box, Piece, Segment, segment_digits
-from app.lines.ctc import greedy_decode
+from app.lines.ctc import DecodedChar, greedy_decode
 from app.lines.reader import LineReader, char_edges
 from app.vision.binarize import ink_map
 
@@ -218,53 +218,61 @@ class DigitReader:
         reading is surer than their best path of pieces (`paths`: path and score), by
         segment index. A blob both read as one digit keeps LeNet-5's reading, and a stray
         mark (a short blob) is no chain of digits."""
-        if self.chains is None:
+        chains = self.chains
+        if chains is None:
             return {}
         todo = [
-            n
+            (n, seg.whole)
             for n, seg in enumerate(segments)
-            if len(seg.cuts) > 2 and (0, len(seg.cuts) - 1) in seg.pieces and not seg.small
+            if len(seg.cuts) > 2 and seg.whole is not None and not seg.small
         ]
         if not todo:
             return {}
-        fitted = [fit_chain(segments[n].pieces[(0, len(segments[n].cuts) - 1)].ink) for n in todo]
+        fitted = [fit_chain(whole.ink) for _, whole in todo]
+        logps = chains.recognise([line for line, _, _ in fitted])
         out: dict[int, list[ReadDigit]] = {}
-        logps = self.chains.recognise([line for line, _, _ in fitted])
-        for n, (_, x0, scale), logp in zip(todo, fitted, logps, strict=True):
+        for (n, whole), (_, x0, scale), logp in zip(todo, fitted, logps, strict=True):
             decoded = greedy_decode(logp)
-            if not decoded:
-                continue
             path, path_score = paths[n]
-            one_digit = len(path) == 1 and not path[0][1]
             score = sum(math.log(max(d.confidence, 1e-9)) for d in decoded)
+            one_digit = len(path) == 1 and not path[0][1] and len(decoded) == 1
             # Whichever is surer wins (a margin of -1 or +1 either way measured no better).
-            if score <= path_score or (one_digit and len(decoded) == 1):
-                continue
-            box = segments[n].pieces[(0, len(segments[n].cuts) - 1)].box
-            digits = []
-            for d, (left, right) in zip(
-                decoded, itertools.pairwise(char_edges(decoded, len(logp))), strict=True
-            ):
-                x_left = box.x + x0 + left * self.chains.stride / scale
-                x_right = box.x + x0 + right * self.chains.stride / scale
-                # Alternatives: the character's frames' mean posterior over the other digits.
-                post = np.exp(logp[d.start : d.end]).mean(axis=0)
-                post[0] = 0.0
-                order = [int(i) for i in np.argsort(-post) if i != d.index and i != 0]
-                x = max(box.x, round(x_left))
-                digits.append(
-                    ReadDigit(
-                        label=self.chains.charset[d.index],
-                        confidence=d.confidence,
-                        box=Box(x, box.y, max(1, min(box.right, round(x_right)) - x), box.height),
-                        line=segments[n].row,
-                        alternatives=[
-                            (self.chains.charset[i], float(post[i])) for i in order[: self.top_k]
-                        ],
-                    )
+            if decoded and score > path_score and not one_digit:
+                out[n] = self._chain_digits(
+                    chains, decoded, logp, whole.box, x0, scale, segments[n].row
                 )
-            out[n] = digits
         return out
+
+    def _chain_digits(
+        self,
+        chains: LineReader,
+        decoded: list[DecodedChar],
+        logp: np.ndarray,
+        box: Box,
+        x0: int,
+        scale: float,
+        row: int,
+    ) -> list[ReadDigit]:
+        """A blob's chain reading as digits, each with the columns CTC aligned to it (`x0`,
+        `scale`: where the normalised blob lies in `box`) and alternatives from the mean
+        posterior of its frames."""
+        digits = []
+        edges = char_edges(decoded, len(logp))
+        for d, (left, right) in zip(decoded, itertools.pairwise(edges), strict=True):
+            x = max(box.x, round(box.x + x0 + left * chains.stride / scale))
+            x_right = min(box.right, round(box.x + x0 + right * chains.stride / scale))
+            post = np.exp(logp[d.start : d.end]).mean(axis=0)
+            order = [int(i) for i in np.argsort(-post) if i not in (d.index, 0)]
+            digits.append(
+                ReadDigit(
+                    label=chains.charset[d.index],
+                    confidence=d.confidence,
+                    box=Box(x, box.y, max(1, x_right - x), box.height),
+                    line=row,
+                    alternatives=[(chains.charset[i], float(post[i])) for i in order[: self.top_k]],
+                )
+            )
+        return digits
 
     def second_look(self, digits: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """N x 32 x 32 digits and their first readings (N x 10) -> the readings, where each

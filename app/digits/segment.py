@@ -77,6 +77,11 @@ class Segment:
         return box.height < SMALL * self.ref_height
 
     @property
+    def whole(self) -> Piece | None:
+        """The blob uncut: the piece from its first cut to its last."""
+        return self.pieces.get((0, len(self.cuts) - 1))
+
+    @property
     def small(self) -> bool:
         """Much shorter than its line's digits: a stray mark unless the classifier is sure."""
         return self.is_small(self.box)
