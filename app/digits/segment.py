@@ -132,7 +132,10 @@ def _should_merge(a: Box, b: Box, ref_h: float) -> bool:
     fragment = min(a.height, b.height) < 0.6 * ref_h
     if overlap_x >= (0.25 if fragment else 0.4) * min(a.width, b.width) and gap_y <= 0.35 * ref_h:
         tallest = 1.7 if fragment else 1.3
-        return union.height <= tallest * ref_h and union.width <= 1.1 * max(ref_h, union.height)
+        # Halves stacked one over the other (a wide 3 broken at its waist) may be wider.
+        stacked = min(a.bottom, b.bottom) - max(a.y, b.y) <= 0.3 * min(a.height, b.height)
+        widest = 1.5 if fragment and stacked else 1.1
+        return union.height <= tallest * ref_h and union.width <= widest * max(ref_h, union.height)
     if union.height > 1.3 * ref_h:
         return False
     gap_x = -overlap_x

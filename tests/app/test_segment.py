@@ -179,3 +179,25 @@ def test_a_slanted_fives_bar_joins_its_body() -> None:
     assert _should_merge(body, bar, ref_h=57)
     # Two digits side by side overlapping as little are not merged.
     assert not _should_merge(Box(341, 79, 33, 59), Box(362, 75, 39, 60), ref_h=57)
+
+
+def test_a_wide_three_broken_at_its_waist_is_one_digit(t10k) -> None:
+    """Stacked halves may join into something wider than tall; neighbours side by side
+    may not (their union is as wide, but they overlap vertically)."""
+    images, labels = t10k
+    threes = [i for i in range(200) if labels[i] == 3][:2]
+    others = [i for i in range(20) if labels[i] not in (1, 3)][:3]
+    row, _ = digit_row(t10k, others, margin=0)
+    ys, xs = np.nonzero(images[threes[0]])
+    crop = 255 - images[threes[0]][ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    wide = cv2.resize(crop, (round(1.4 * crop.shape[0]), crop.shape[0]))  # wider than tall
+    slot = np.full((28, wide.shape[1] + 12), 255, np.uint8)
+    slot[ys.min() : ys.max() + 1, 12:] = wide
+    waist = (ys.min() + ys.max()) // 2
+    slot[waist : waist + 1] = 255  # broken where the two bowls meet
+    page = np.pad(np.hstack([row, slot]), 20, constant_values=255)
+    page = cv2.resize(page, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+    assert cv2.connectedComponents(ink_map(page).mask)[0] - 1 == len(others) + 2
+    assert len(boxes_of(page)) == len(others) + 1
+    side_by_side, _ = digit_row(t10k, threes, gap=2, margin=20)
+    assert len(boxes_of(cv2.resize(side_by_side, None, fx=3, fy=3))) == 2
