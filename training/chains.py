@@ -26,15 +26,13 @@ from torch import nn
 from tqdm import tqdm
 
 from app.digits.preprocess import CHAIN_HEIGHT, normalize_chain
-from app.digits.segment import segment_digits
 from app.lines.ctc import greedy_decode, log_softmax
 from app.lines.preprocess import frame_count, to_batch
-from app.vision.binarize import ink_map
 from training import mnist
 from training.crnn import CRNN, STRIDE, export_onnx
 from training.digit_sheets import Row, make_row
 from training.lenet5 import add_io_args, add_run_args, run_info
-from training.pieces import MARGIN, owner_map, segmenter_digest
+from training.pieces import pieces_with_shares, segmenter_digest
 
 CHARSET = ["", *"0123456789"]  # index 0: the CTC blank
 MEAN, STD = 0.1, 0.3
@@ -44,24 +42,13 @@ WHOLE, NONE = 0.9, 0.1  # a digit is in a blob with this share of its ink, absen
 def label_chains(row: Row) -> tuple[list[np.ndarray], list[str]]:
     """The row's blobs that the segmenter cuts into candidates, normalised for the chain
     reader, and the digits each holds whole (left out: blobs holding part of a digit)."""
-    ink = np.pad(row.ink, MARGIN)
-    owner = np.pad(owner_map(row), MARGIN, constant_values=-1)
-    totals = np.bincount(owner[owner >= 0], minlength=len(row.glyphs))
-    gray = (255 * (1 - ink)).astype(np.uint8)
     crops, texts = [], []
-    for seg in segment_digits(ink_map(gray), eager=True):
-        whole = seg.whole
-        if len(seg.cuts) <= 2 or whole is None:
+    for seg, piece, keep, _share in pieces_with_shares(row):
+        if len(seg.cuts) <= 2 or piece is not seg.whole:
             continue
-        b = whole.box
-        own = owner[b.y : b.bottom, b.x : b.right][whole.ink > 0.05]
-        own = own[own >= 0]
-        if own.size == 0:
-            continue
-        keep = np.bincount(own, minlength=len(row.glyphs)) / np.maximum(1, totals)
         if ((keep > NONE) & (keep < WHOLE)).any():
             continue
-        crops.append(normalize_chain(whole.ink))
+        crops.append(normalize_chain(piece.ink))
         texts.append("".join(row.text[k] for k in np.nonzero(keep >= WHOLE)[0]))
     return crops, texts
 

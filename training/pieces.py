@@ -18,7 +18,7 @@ from tqdm import tqdm
 from app.digits import preprocess, reader, segment
 from app.digits.preprocess import INPUT_SIZE, PAIR_INPUT, normalize_digit, normalize_pair
 from app.digits.reader import is_pair_candidate
-from app.digits.segment import Piece, segment_digits
+from app.digits.segment import Piece, Segment, segment_digits
 from app.vision import binarize
 from app.vision.binarize import ink_map
 from training.digit_sheets import Row, make_row
@@ -46,10 +46,9 @@ def owner_map(row: Row) -> np.ndarray:
     return owner
 
 
-def _pieces_with_shares(row: Row) -> Iterator[tuple[Piece, bool, np.ndarray, np.ndarray]]:
-    """Each piece the segmenter cuts from the row, whether the pair reader sees it, and per
-    glyph: the share of that glyph's ink the piece holds, and the share of the piece's ink
-    that glyph drew."""
+def pieces_with_shares(row: Row) -> Iterator[tuple[Segment, Piece, np.ndarray, np.ndarray]]:
+    """Each piece the segmenter cuts from the row, with its segment, and per glyph: the share
+    of that glyph's ink the piece holds, and the share of the piece's ink that glyph drew."""
     ink = np.pad(row.ink, MARGIN)
     owner = np.pad(owner_map(row), MARGIN, constant_values=-1)
     totals = np.bincount(owner[owner >= 0], minlength=len(row.glyphs))
@@ -63,7 +62,7 @@ def _pieces_with_shares(row: Row) -> Iterator[tuple[Piece, bool, np.ndarray, np.
                 continue
             counts = np.bincount(own, minlength=len(row.glyphs))
             shares = counts / np.maximum(1, totals), counts / own.size
-            yield piece, is_pair_candidate(piece, seg), *shares
+            yield seg, piece, *shares
 
 
 def digit_label(row: Row, keep: np.ndarray, share: np.ndarray) -> int | None:
@@ -95,7 +94,7 @@ def label_pieces(row: Row) -> tuple[list[np.ndarray], list[int]]:
     """Every piece of every segment of the row as the segmenter cuts it, normalised as the
     service does, with its label: the digit, or OUTLIER; ambiguous pieces are left out."""
     crops, labels = [], []
-    for piece, _candidate, keep, share in _pieces_with_shares(row):
+    for _seg, piece, keep, share in pieces_with_shares(row):
         label = digit_label(row, keep, share)
         if label is not None:
             crops.append(normalize_digit(piece.ink))
@@ -107,8 +106,8 @@ def label_pairs(row: Row) -> tuple[list[np.ndarray], list[int]]:
     """The pieces of the row's lattices that the pair reader sees (`is_pair_candidate`),
     normalised as the service does, labelled 10 a + b or OUTLIER."""
     crops, labels = [], []
-    for piece, candidate, keep, share in _pieces_with_shares(row):
-        if not candidate:
+    for seg, piece, keep, share in pieces_with_shares(row):
+        if not is_pair_candidate(piece, seg):
             continue
         label = pair_label(row, keep, share)
         if label is not None:
