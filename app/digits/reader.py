@@ -25,6 +25,8 @@ REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
 # A blob much shorter than its line's digits is read only when at least this sure (0.5, 0.7 and
 # 0.9 measured: a stray fragment kept as a digit costs more than a small digit read unsurely).
 STRAY_MARK_CONFIDENCE = 0.9
+# A stray fragment this close to a digit (share of the line's digit height) may rejoin it.
+JOIN_REACH = 0.3
 # Pieces of a cut lattice at least this wide (width / height) are also read as a pair.
 PAIR_MIN_ASPECT = 0.6
 # Extra log-probability a pair reading costs over two single ones: a clean cut is preferred.
@@ -165,6 +167,10 @@ class DigitReader:
             again = self.second_look(digits, np.stack([probs[k] for k in rereads]))
             probs |= dict(zip(rereads, again, strict=True))
         out: list[ReadDigit] = []
+        # Single digits read by LeNet-5 (index in `out`, piece, line height), and the short
+        # pieces read unsurely: stray marks, or fragments a digit lost (a 5's detached bar).
+        singles: list[tuple[int, Piece, float]] = []
+        strays: list[Piece] = []
         for n, (seg, path) in enumerate(zip(segments, paths, strict=True)):
             if n in chains:
                 out += chains[n]
@@ -175,20 +181,53 @@ class DigitReader:
                     out += self._pair_digits(piece.box, pair_probs[(n, key)], seg.row)
                     continue
                 p = probs[(n, key)]
-                order = np.argsort(-p)[: self.top_k + 1]
-                # A short piece read unsurely: a stray mark, or a fragment cut off a digit.
-                if seg.is_small(piece.box) and p[order[0]] < STRAY_MARK_CONFIDENCE:
+                if seg.is_small(piece.box) and p.max() < STRAY_MARK_CONFIDENCE:
+                    strays.append(piece)
                     continue
-                out.append(
-                    ReadDigit(
-                        label=self.labels[order[0]],
-                        confidence=float(p[order[0]]),
-                        box=piece.box,
-                        line=seg.row,
-                        alternatives=[(self.labels[i], float(p[i])) for i in order[1:]],
-                    )
-                )
+                singles.append((len(out), piece, seg.ref_height))
+                out.append(self._digit(p, piece.box, seg.row))
+        if strays and singles:
+            self._rejoin_strays(out, singles, strays)
         return out
+
+    def _digit(self, p: np.ndarray, box: Box, row: int) -> ReadDigit:
+        """A digit from its probabilities (10), with the runners-up as alternatives."""
+        order = np.argsort(-p)[: self.top_k + 1]
+        return ReadDigit(
+            label=self.labels[order[0]],
+            confidence=float(p[order[0]]),
+            box=box,
+            line=row,
+            alternatives=[(self.labels[i], float(p[i])) for i in order[1:]],
+        )
+
+    def _rejoin_strays(
+        self,
+        out: list[ReadDigit],
+        singles: list[tuple[int, Piece, float]],
+        strays: list[Piece],
+    ) -> None:
+        """Give each stray fragment to its nearest digit when the two read together are surer
+        than the digit alone (in one batch); `out` is updated in place. Lines are not compared:
+        a short fragment beside a digit's top may have been grouped into a line of its own."""
+        joins: dict[int, list[Piece]] = {}
+        for stray in strays:
+            near = [
+                (_gap(stray.box, piece.box), k)
+                for k, (_, piece, ref_h) in enumerate(singles)
+                if _may_join(stray.box, piece.box, ref_h)
+            ]
+            if near:
+                joins.setdefault(min(near)[1], []).append(stray)
+        if not joins:
+            return
+        merged = [_merge_ink([singles[k][1], *more]) for k, more in joins.items()]
+        batch = np.stack([normalize_digit(ink) for _, ink in merged])
+        probs = self.second_look(batch, self.classify(batch))
+        for k, (box, _), p in zip(joins, merged, probs, strict=True):
+            i = singles[k][0]
+            if p.max() > out[i].confidence:
+                out[i] = self._digit(p, box, out[i].line)
 
     def _best_reading(
         self,
@@ -314,6 +353,36 @@ class DigitReader:
                 )
             )
         return out
+
+
+def _gap(a: Box, b: Box) -> float:
+    """Distance between two boxes (0 where they overlap)."""
+    dx = max(a.x, b.x) - min(a.right, b.right)
+    dy = max(a.y, b.y) - min(a.bottom, b.bottom)
+    return math.hypot(max(dx, 0), max(dy, 0))
+
+
+def _may_join(stray: Box, digit: Box, ref_h: float) -> bool:
+    """A fragment close enough to a digit, and small enough, to have been part of it."""
+    union = stray.union(digit)
+    return (
+        _gap(stray, digit) <= JOIN_REACH * ref_h
+        and union.height <= 1.7 * ref_h
+        and union.width <= 1.2 * max(ref_h, union.height)
+    )
+
+
+def _merge_ink(pieces: list[Piece]) -> tuple[Box, np.ndarray]:
+    """Pieces' ink pasted together over the union of their boxes."""
+    box = pieces[0].box
+    for piece in pieces[1:]:
+        box = box.union(piece.box)
+    ink = np.zeros((box.height, box.width), np.float32)
+    for piece in pieces:
+        b = piece.box
+        region = ink[b.y - box.y : b.bottom - box.y, b.x - box.x : b.right - box.x]
+        np.maximum(region, piece.ink, out=region)
+    return box, ink
 
 
 def distinct_pieces(
