@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-KINDS = ("spaced", "touching", "rows", "photo")
+KINDS = ("spaced", "touching", "rows", "photo", "single")
 
 
 @dataclass
@@ -57,8 +57,9 @@ class Row:
 
 
 def make_row(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str) -> Row:
-    """One row of 4-8 digits (`kind` spaced or touching): its ink, text and each glyph's place."""
-    n = int(rng.integers(4, 9))
+    """One row of 4-8 digits (`kind` spaced or touching; one digit for single): its ink, text
+    and each glyph's place."""
+    n = 1 if kind == "single" else int(rng.integers(4, 9))
     idx = rng.integers(0, len(images), n)
     height = int(rng.integers(24, 72))
     slant = float(rng.uniform(-0.25, 0.25))
@@ -109,9 +110,10 @@ def _render(ink: np.ndarray, rng: np.random.Generator, photo: bool) -> np.ndarra
 def make_sheet(
     images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str
 ) -> Sheet:
-    """One image of the given kind: spaced | touching | rows (2-4 rows) | photo (rows on paper)."""
+    """One image of the given kind: spaced | touching | rows (2-4 rows) | photo (rows on paper)
+    | single (one digit alone)."""
     n_rows = int(rng.integers(2, 5)) if kind in ("rows", "photo") else 1
-    row_kind = "touching" if kind == "touching" else "spaced"
+    row_kind = kind if kind in ("touching", "single") else "spaced"
     rows = [make_row(images, labels, rng, row_kind) for _ in range(n_rows)]
     margin = int(rng.integers(8, 40))
     width = max(r.ink.shape[1] for r in rows) + 2 * margin

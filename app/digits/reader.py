@@ -188,6 +188,8 @@ class DigitReader:
                 out.append(self._digit(p, piece.box, seg.row))
         if strays and singles:
             self._rejoin_strays(out, singles, strays)
+        if len(singles) > 1:
+            out = self._join_stacked(out, singles)
         return out
 
     def _digit(self, p: np.ndarray, box: Box, row: int) -> ReadDigit:
@@ -228,6 +230,41 @@ class DigitReader:
             i = singles[k][0]
             if p.max() > out[i].confidence:
                 out[i] = self._digit(p, box, out[i].line)
+
+    def _join_stacked(
+        self, out: list[ReadDigit], singles: list[tuple[int, Piece, float]]
+    ) -> list[ReadDigit]:
+        """Two digits one right above the other, on lines too short to tell the digit size
+        (a lone digit broken at its waist), become one digit where reading them as one is
+        likelier than reading them as two."""
+        lines: dict[int, int] = {}
+        for i, _, _ in singles:
+            lines[out[i].line] = lines.get(out[i].line, 0) + 1
+        pairs = [
+            (a, b)
+            for a, b in itertools.combinations(range(len(singles)), 2)
+            if _stacked(singles[a][1].box, singles[b][1].box)
+            and (
+                min(lines[out[singles[a][0]].line], lines[out[singles[b][0]].line]) < 3
+                or singles[a][1].box.union(singles[b][1].box).height <= 1.7 * singles[a][2]
+            )
+        ]
+        if not pairs:
+            return out
+        merged = [_merge_ink([singles[a][1], singles[b][1]]) for a, b in pairs]
+        batch = np.stack([normalize_digit(ink) for _, ink in merged])
+        probs = self.second_look(batch, self.classify(batch))
+        drop: set[int] = set()
+        for (a, b), (box, _), p in zip(pairs, merged, probs, strict=True):
+            i, j = singles[a][0], singles[b][0]
+            if i in drop or j in drop:
+                continue
+            two = math.log(out[i].confidence) + math.log(out[j].confidence)
+            if math.log(max(float(p.max()), 1e-9)) > two:
+                top = i if out[i].box.y <= out[j].box.y else j
+                out[top] = self._digit(p, box, out[top].line)
+                drop.add(j if top == i else i)
+        return [d for k, d in enumerate(out) if k not in drop]
 
     def _best_reading(
         self,
@@ -370,6 +407,15 @@ def _may_join(stray: Box, digit: Box, ref_h: float) -> bool:
         and union.height <= 1.7 * ref_h
         and union.width <= 1.2 * max(ref_h, union.height)
     )
+
+
+def _stacked(a: Box, b: Box) -> bool:
+    """One box right above the other, close, sharing most of the narrower one's columns."""
+    overlap_x = min(a.right, b.right) - max(a.x, b.x)
+    gap_y = max(a.y, b.y) - min(a.bottom, b.bottom)
+    return overlap_x >= 0.4 * min(a.width, b.width) and -0.4 * min(
+        a.height, b.height
+    ) <= gap_y <= 0.35 * max(a.height, b.height)
 
 
 def _merge_ink(pieces: list[Piece]) -> tuple[Box, np.ndarray]:

@@ -66,3 +66,40 @@ def test_a_detached_bar_rejoins_its_digit(t10k, client, monkeypatch) -> None:
             # The 5's box now holds its bar: higher up and further right.
             assert joined[1].box.y < alone[1].box.y and joined[1].box.right > alone[1].box.right
     assert apart >= 10 and misread_apart >= 3
+
+
+def _waist_cut(img: np.ndarray, gap: int = 1) -> np.ndarray:
+    """A digit broken at mid-height by `gap` blank rows."""
+    rows = np.nonzero(img.max(axis=1))[0]
+    mid = (rows.min() + rows.max()) // 2
+    return np.vstack([img[:mid], np.zeros((gap, img.shape[1]), np.uint8), img[mid:]])
+
+
+def test_a_lone_digit_broken_at_its_waist_is_one_digit(t10k, client, monkeypatch) -> None:
+    images, labels = t10k
+    reader = client.app.state.digit_reader
+
+    def right() -> int:
+        return sum(
+            "".join(d.label for d in reader.read(_page([_waist_cut(images[i])]))) == str(labels[i])
+            for i in range(100)
+        )
+
+    joined = right()
+    monkeypatch.setattr(reader_module, "_stacked", lambda a, b: False)  # no joining
+    apart = right()
+    assert apart < 20 and joined >= apart + 40
+
+
+def test_two_digits_one_above_the_other_stay_two(t10k, client) -> None:
+    images, labels = t10k
+    reader = client.app.state.digit_reader
+    right = 0
+    for i in range(0, 100, 2):
+        page = _page([np.vstack([images[i], np.zeros((10, 28), np.uint8), images[i + 1]])])
+        digits = reader.read(page)
+        right += [(d.label, d.line) for d in digits] == [
+            (str(labels[i]), 0),
+            (str(labels[i + 1]), 1),
+        ]
+    assert right >= 48

@@ -1,0 +1,22 @@
+"""training/digit_sheets.py: each kind of evaluation image holds the text it claims."""
+
+import numpy as np
+import pytest
+
+from training import digit_sheets
+
+
+@pytest.mark.parametrize("kind", digit_sheets.KINDS)
+def test_sheets_hold_their_text(t10k, kind: str) -> None:
+    images, labels = t10k
+    sheets = digit_sheets.make_sheets(images, labels, kind, 20, seed=3)
+    for sheet in sheets:
+        rows = sheet.text.split("\n")
+        assert (2 <= len(rows) <= 4) if kind in ("rows", "photo") else len(rows) == 1
+        assert all(len(r) == 1 if kind == "single" else 4 <= len(r) <= 8 for r in rows)
+        assert sheet.image.ndim == 3 and sheet.image.dtype == np.uint8
+        if kind != "photo":  # (a photo's paper may lie in shadow)
+            ink = sheet.image.min(axis=2) < 128
+            assert ink.any() and not ink[0].any() and not ink[-1].any()  # margins are paper
+    again = digit_sheets.make_sheets(images, labels, kind, 20, seed=3)
+    assert all((a.image == b.image).all() for a, b in zip(sheets, again, strict=True))
