@@ -1,5 +1,6 @@
 """The /digits pipeline: ink map -> segments -> normalised digits -> one batch -> labels."""
 
+import bisect
 import itertools
 import math
 from dataclasses import dataclass
@@ -212,12 +213,19 @@ class DigitReader:
         """Give each stray fragment to its nearest digit when the two read together are surer
         than the digit alone (in one batch); `out` is updated in place. Lines are not compared:
         a short fragment beside a digit's top may have been grouped into a line of its own."""
+        # Digits in x order, so each stray looks only at those within reach (bisect).
+        order = sorted(range(len(singles)), key=lambda k: singles[k][1].box.x)
+        xs = [singles[k][1].box.x for k in order]
+        widest = max(singles[k][1].box.width for k in order)
+        reach = JOIN_REACH * max(ref_h for _, _, ref_h in singles)
         joins: dict[int, list[Piece]] = {}
         for stray in strays:
+            lo = bisect.bisect_left(xs, stray.box.x - reach - widest)
+            hi = bisect.bisect_right(xs, stray.box.right + reach)
             near = [
-                (_gap(stray.box, piece.box), k)
-                for k, (_, piece, ref_h) in enumerate(singles)
-                if _may_join(stray.box, piece.box, ref_h)
+                (_gap(stray.box, singles[k][1].box), k)
+                for k in order[lo:hi]
+                if _may_join(stray.box, singles[k][1].box, singles[k][2])
             ]
             if near:
                 joins.setdefault(min(near)[1], []).append(stray)
@@ -240,15 +248,20 @@ class DigitReader:
         lines: dict[int, int] = {}
         for i, _, _ in singles:
             lines[out[i].line] = lines.get(out[i].line, 0) + 1
-        pairs = [
-            (a, b)
-            for a, b in itertools.combinations(range(len(singles)), 2)
-            if _stacked(singles[a][1].box, singles[b][1].box)
-            and (
-                min(lines[out[singles[a][0]].line], lines[out[singles[b][0]].line]) < 3
-                or singles[a][1].box.union(singles[b][1].box).height <= 1.7 * singles[a][2]
-            )
-        ]
+        # Boxes in x order: only those sharing columns can be stacked (no all-pairs scan).
+        order = sorted(range(len(singles)), key=lambda k: singles[k][1].box.x)
+        pairs = []
+        for pos, a in enumerate(order):
+            box_a = singles[a][1].box
+            for b in order[pos + 1 :]:
+                box_b = singles[b][1].box
+                if box_b.x >= box_a.right:
+                    break
+                short_line = min(lines[out[singles[a][0]].line], lines[out[singles[b][0]].line]) < 3
+                if _stacked(box_a, box_b) and (
+                    short_line or box_a.union(box_b).height <= 1.7 * singles[a][2]
+                ):
+                    pairs.append((a, b))
         if not pairs:
             return out
         merged = [_merge_ink([singles[a][1], singles[b][1]]) for a, b in pairs]
