@@ -70,7 +70,7 @@ train-chains: $(VENV)/.dev-deps
 	$(BIN)/python -m training.chains --rows 20000 --epochs 6 --seed 1 --out models/ \
 		--checkpoint runs/chains/last.pt
 
-# Five stages on 2 CPU cores (about 4.5 h in all); needs the Debian fonts named by the script.
+# Six stages on 2 CPU cores (about 6.6 h in all); needs the Debian fonts named by the script.
 train-crnn: $(VENV)/.dev-deps
 	$(BIN)/python -m training.crnn --lines 20000 --epochs 3 --hidden 128 --channels 128 \
 		--eval-lines 200 --checkpoint runs/crnn_slim/last.pt --out runs/crnn_slim/
@@ -85,7 +85,10 @@ train-crnn: $(VENV)/.dev-deps
 		--eval-lines 300 --save-every 200 --out runs/crnn_stage4/
 	$(BIN)/python -m training.crnn --lines 150000 --seed 5 --epochs 1 --lr 3e-4 --fonts extended \
 		--hidden 128 --channels 128 --init runs/crnn_stage4/last.pt \
-		--checkpoint runs/crnn_stage5/last.pt --eval-lines 300 --save-every 200 --out models/
+		--checkpoint runs/crnn_stage5/last.pt --eval-lines 300 --save-every 200 --out runs/crnn_stage5/
+	$(BIN)/python -m training.crnn --lines 120000 --seed 6 --epochs 1 --lr 3e-4 --fonts extended \
+		--hidden 128 --channels 128 --init runs/crnn_stage5/last.pt \
+		--checkpoint runs/crnn_stage6/last.pt --eval-lines 300 --save-every 200 --out models/
 
 docker-up:
 	docker compose up -d --build --wait
