@@ -231,13 +231,18 @@ class DigitReader:
                 joins.setdefault(min(near)[1], []).append(stray)
         if not joins:
             return
-        merged = [_merge_ink([singles[k][1], *more]) for k, more in joins.items()]
-        batch = np.stack([normalize_digit(ink) for _, ink in merged])
-        probs = self.second_look(batch, self.classify(batch))
-        for k, (box, _), p in zip(joins, merged, probs, strict=True):
+        boxes, probs = self._read_joined([[singles[k][1], *more] for k, more in joins.items()])
+        for k, box, p in zip(joins, boxes, probs, strict=True):
             i = singles[k][0]
             if p.max() > out[i].confidence:
                 out[i] = self._digit(p, box, out[i].line)
+
+    def _read_joined(self, groups: list[list[Piece]]) -> tuple[list[Box], np.ndarray]:
+        """Each group of pieces read as one digit (one batch, second look where unsure):
+        the union boxes and N x 10 probabilities."""
+        merged = [_merge_ink(group) for group in groups]
+        batch = np.stack([normalize_digit(ink) for _, ink in merged])
+        return [box for box, _ in merged], self.second_look(batch, self.classify(batch))
 
     def _join_stacked(
         self, out: list[ReadDigit], singles: list[tuple[int, Piece, float]]
@@ -264,11 +269,9 @@ class DigitReader:
                     pairs.append((a, b))
         if not pairs:
             return out
-        merged = [_merge_ink([singles[a][1], singles[b][1]]) for a, b in pairs]
-        batch = np.stack([normalize_digit(ink) for _, ink in merged])
-        probs = self.second_look(batch, self.classify(batch))
+        boxes, probs = self._read_joined([[singles[a][1], singles[b][1]] for a, b in pairs])
         drop: set[int] = set()
-        for (a, b), (box, _), p in zip(pairs, merged, probs, strict=True):
+        for (a, b), box, p in zip(pairs, boxes, probs, strict=True):
             i, j = singles[a][0], singles[b][0]
             if i in drop or j in drop:
                 continue
