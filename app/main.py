@@ -20,6 +20,7 @@ from app.core.logs import configure_logging
 from app.core.security import install_access_control
 from app.digits.reader import REQUIRED_METADATA as DIGIT_METADATA
 from app.digits.reader import DigitReader
+from app.lines.lm import CharBigramLM
 from app.lines.reader import REQUIRED_METADATA as LINE_METADATA
 from app.lines.reader import LineReader
 
@@ -48,12 +49,17 @@ def load_models(app: FastAPI, settings: Settings) -> None:
         lenet, max_digits=settings.max_digits, pairs=pairs, chains=chains
     )
     crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
-    app.state.line_reader = LineReader(crnn, max_lines=settings.max_lines)
+    lm = CharBigramLM(settings.lines_lm) if settings.lines_lm else None
+    app.state.line_reader = LineReader(
+        crnn, max_lines=settings.max_lines, lm=lm, lm_weight=settings.lm_weight
+    )
     app.state.models = {"digits": lenet, "lines": crnn}
     if pairs is not None:
         app.state.models["digit_pairs"] = pairs
     if chains is not None:
         app.state.models["digit_chains"] = chains
+    if lm is not None:
+        app.state.models["lines_lm"] = lm
     for role, model in app.state.models.items():
         log.info(
             "loaded %s for %s on %s (sha256 %s)",

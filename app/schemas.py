@@ -38,9 +38,10 @@ class DigitsResponse(BaseModel):
 class ModelInfo(BaseModel):
     name: str = Field(examples=["lenet5"])
     version: str = Field(examples=["2026-11-25"])
-    sha256: str = Field(description="Checksum of the loaded ONNX file.")
+    sha256: str = Field(description="Checksum of the loaded model file.")
     provider: str = Field(
-        description="onnxruntime execution provider actually in use.",
+        description="onnxruntime execution provider actually in use (numpy for the language "
+        "model).",
         examples=["CPUExecutionProvider"],
     )
 
@@ -48,7 +49,8 @@ class ModelInfo(BaseModel):
 class HealthResponse(BaseModel):
     status: str = Field(examples=["ok"])
     models: dict[str, ModelInfo] = Field(
-        description="Loaded models by role: digits, digit_pairs (touching pairs), lines."
+        description="Loaded models by role: digits, digit_pairs (touching pairs), "
+        "digit_chains (touching runs), lines, lines_lm (language model of /lines beam search)."
     )
 
 

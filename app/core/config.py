@@ -51,6 +51,21 @@ class Settings(BaseSettings):
         "empty: /digits reads such blobs only by cutting them.",
     )
     lines_model: Path = Field(MODELS_DIR / "crnn.onnx", description="Path of the CRNN ONNX model.")
+    lines_lm: Annotated[Path | None, BeforeValidator(_empty_is_none)] = Field(
+        MODELS_DIR / "lm_zh.npz",
+        description="Chinese character bigram model fused into /lines beam search; "
+        "empty: beam search on the CRNN alone.",
+    )
+    lm_weight: float = Field(
+        1.0, ge=0, le=5, description="Weight of the language model's log-ratio in beam search."
+    )
+    lines_beam: int = Field(
+        8,
+        ge=0,
+        le=32,
+        description="Default CTC beam width of /lines (its `beam` query overrides it); "
+        "0 or 1: greedy, fastest, no language model.",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA when onnxruntime has it, else CPU; cuda: CUDA or fail."
     )

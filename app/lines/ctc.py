@@ -60,15 +60,24 @@ def _accumulate(
 
 
 def beam_search(
-    log_probs: np.ndarray, beam: int = 8, blank: int = 0, prune: float = -12.0, per_frame: int = 16
+    log_probs: np.ndarray,
+    beam: int = 8,
+    blank: int = 0,
+    prune: float = -8.0,
+    per_frame: int = 16,
+    lm: Callable[[int, int], float] | None = None,
 ) -> list[int]:
     """CTC prefix beam search: the most probable label sequence summed over alignments.
 
     Each frame offers at most `per_frame` classes (its likeliest, above `prune`), so an unsure
     model over thousands of classes costs no more than a sure one. Prefixes are nodes of a
-    trie (parent, last label), so extending one costs O(1) however long it is."""
+    trie (parent, last label), so extending one costs O(1) however long it is. `lm(a, b)`,
+    when given, is a log-score added each time label b is written after label a (a = -1 at
+    the start): shallow fusion with a language model."""
     parent, last = [-1], [-1]  # node 0: the empty prefix
     child: dict[tuple[int, int], int] = {}
+
+    bonus = [0.0]  # the LM's score of each node's last label after its parent's
 
     def extend(node: int, c: int) -> int:
         key = (node, c)
@@ -76,6 +85,7 @@ def beam_search(
             child[key] = len(parent)
             parent.append(node)
             last.append(c)
+            bonus.append(lm(last[node], c) if lm is not None else 0.0)
         return child[key]
 
     # Each prefix keeps (log P ending in blank, log P ending in a label).
@@ -95,9 +105,11 @@ def beam_search(
                     add(node, total + p, -math.inf)
                 elif last[node] == c:
                     add(node, -math.inf, pnb + p)  # repeat without a blank: same label
-                    add(extend(node, c), -math.inf, pb + p)  # blank between: a new label
+                    new = extend(node, c)  # blank between: a new label
+                    add(new, -math.inf, pb + p + bonus[new])
                 else:
-                    add(extend(node, c), -math.inf, total + p)
+                    new = extend(node, c)
+                    add(new, -math.inf, total + p + bonus[new])
         ranked = sorted(nxt.items(), key=lambda kv: -_logsumexp(*kv[1]))
         beams = dict(ranked[:beam])
     node = max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))[0]

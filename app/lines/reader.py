@@ -9,6 +9,7 @@ import numpy as np
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
 from app.lines.ctc import DecodedChar, align, beam_search, greedy_decode, log_softmax
+from app.lines.lm import CharBigramLM
 from app.lines.preprocess import fit_line, frame_count, to_batch
 from app.lines.segment import LineBox, LineCrop, find_lines
 
@@ -37,7 +38,14 @@ class LineReader:
     """Reads handwritten lines with a CRNN ONNX model; charset and input format come from the
     model's metadata."""
 
-    def __init__(self, model: OnnxModel, max_lines: int = 64, max_width: int = 4096) -> None:
+    def __init__(
+        self,
+        model: OnnxModel,
+        max_lines: int = 64,
+        max_width: int = 4096,
+        lm: CharBigramLM | None = None,
+        lm_weight: float = 0.0,
+    ) -> None:
         self.model = model
         self.charset: list[str] = list(model.meta_json("charset"))  # type: ignore[arg-type]
         self.height = int(model.metadata["height"])
@@ -46,6 +54,8 @@ class LineReader:
         self.stride = int(model.metadata["stride"])
         self.max_lines = max_lines
         self.max_width = max_width
+        self.lm = lm
+        self.lm_score = lm.scorer(self.charset, lm_weight) if lm and lm_weight > 0 else None
 
     def recognise(self, lines: list[np.ndarray]) -> list[np.ndarray]:
         """Normalised lines -> per line T x C log-probabilities over its own frames.
@@ -101,7 +111,7 @@ class LineReader:
 
     def _decode(self, logp: np.ndarray, beam: int) -> list[DecodedChar]:
         if beam > 1:
-            return align(logp, beam_search(logp, beam))
+            return align(logp, beam_search(logp, beam, lm=self.lm_score))
         return greedy_decode(logp)
 
     def _place(

@@ -20,6 +20,10 @@ THIN_BAND = 0.5
 # A band taller than this many character heights holds touching lines.
 TOUCHING_LINES = 2.2
 MIN_LINE_PX = 4
+# One line tilted less than this is read as it is: rotating it costs more than the tilt.
+TILT_TOLERANCE_DEG = 3.5
+# A line's tilt counts when its slope is this many standard errors from flat.
+TILT_EVIDENCE = 2.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,35 @@ def estimate_skew(mask: np.ndarray) -> float:
         if score > best_score:
             best, best_score = float(angle), score
     return best
+
+
+def line_tilt(mask: np.ndarray) -> float:
+    """Angle (degrees, as estimate_skew) of the line through the ink's components, for a page
+    that holds one line.
+
+    On one short line the sharpest projection profile is no guide: it is as sharp when the
+    rotation lines up the tops of a few tall characters, and half the Chinese lines of the
+    held-out sets came out rotated by a wrong angle. The components' centres, weighted by
+    area, follow the line itself.
+    """
+    _, _, stats, centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    area = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    keep = area >= 12
+    if keep.sum() < 3:
+        return 0.0
+    x, y, weight = centres[1:, 0][keep], centres[1:, 1][keep], area[keep]
+    mx, my = np.average(x, weights=weight), np.average(y, weights=weight)
+    var = float(np.average((x - mx) ** 2, weights=weight))
+    if var <= 0:
+        return 0.0
+    slope = float(np.average((x - mx) * (y - my), weights=weight)) / var
+    # Few components scattered up and down (a short word, two tall characters) say little:
+    # the slope counts only when it stands out from its own standard error.
+    residual = float(np.average((y - my - slope * (x - mx)) ** 2, weights=weight))
+    n_eff = weight.sum() ** 2 / np.square(weight).sum()
+    if abs(slope) < TILT_EVIDENCE * np.sqrt(residual / (n_eff * var)):
+        return 0.0
+    return float(np.degrees(np.arctan(slope)))
 
 
 def _bands(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -160,12 +193,24 @@ def _box_in_upload(inv: np.ndarray, x0: int, y0: int, x1: int, y1: int, shape: t
     return LineBox(int(ax0), int(ay0), int(ax1 - ax0), int(ay1 - ay0))
 
 
+def page_skew(mask: np.ndarray, single_line: bool = False) -> float:
+    """The rotation find_lines applies: the projection profile's on a page of several lines;
+    on one line its own tilt, and only past TILT_TOLERANCE_DEG, which the CRNN reads as is
+    (it was trained on lines rotated that much)."""
+    if not single_line and len(_bands(mask)) > 1:
+        return estimate_skew(mask)
+    tilt = line_tilt(mask)
+    if abs(tilt) < TILT_TOLERANCE_DEG:
+        return 0.0
+    return float(np.clip(tilt, -MAX_SKEW_DEG, MAX_SKEW_DEG))
+
+
 def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
     """The text lines of a grayscale page, top to bottom (one crop when `single_line`)."""
     ink = ink_map(gray)
     if not ink.mask.any():
         return []
-    angle = estimate_skew(ink.mask)
+    angle = page_skew(ink.mask, single_line)
     # The ink-dark page, so every crop has the polarity the model was trained on.
     dark = np.round(255.0 * (1.0 - ink.strength)).astype(np.uint8)
     mask = ink.mask

@@ -4,15 +4,15 @@ import cv2
 import numpy as np
 import pytest
 
-from app.lines.segment import _bands, estimate_skew, find_lines
+from app.lines.segment import _bands, estimate_skew, find_lines, page_skew
 from tests.conftest import digit_row
 
 
-def page_of_rows(t10k, rows: int, start: int = 0, gap: int = 24) -> np.ndarray:
-    """`rows` rows of eight t10k digits, `gap` pixels apart (negative: overlapping), on white
+def page_of_rows(t10k, rows: int, start: int = 0, gap: int = 24, count: int = 8) -> np.ndarray:
+    """`rows` rows of `count` t10k digits, `gap` pixels apart (negative: overlapping), on white
     paper with a 16-pixel margin."""
     pieces = [
-        digit_row(t10k, list(range(start + 8 * r, start + 8 * r + 8)), margin=0)[0]
+        digit_row(t10k, list(range(start + count * r, start + count * (r + 1))), margin=0)[0]
         for r in range(rows)
     ]
     width = max(p.shape[1] for p in pieces) + 32
@@ -49,6 +49,20 @@ def test_skew_is_measured_and_rows_still_separate(t10k, angle: float) -> None:
     mask = (tilted < 128).astype(np.uint8)
     assert estimate_skew(mask) == pytest.approx(-angle, abs=1.0)
     assert len(find_lines(tilted)) == 3
+
+
+@pytest.mark.parametrize("angle", [-6.0, 5.0])
+def test_one_tilted_line_is_turned_level(t10k, angle: float) -> None:
+    page = np.pad(page_of_rows(t10k, 1, start=500, count=12), 40, constant_values=255)
+    mask = (rotate(page, angle) < 128).astype(np.uint8)
+    assert page_skew(mask) == pytest.approx(-angle, abs=1.5)
+
+
+@pytest.mark.parametrize("angle", [0.0, -1.5, 2.0])
+def test_one_line_tilted_as_in_training_is_left_as_it_is(t10k, angle: float) -> None:
+    # The CRNN was trained on lines tilted this much; rotating them back only blurs them.
+    page = np.pad(page_of_rows(t10k, 1, start=600, count=12), 40, constant_values=255)
+    assert page_skew((rotate(page, angle) < 128).astype(np.uint8)) == 0.0
 
 
 def test_polarity_does_not_matter(t10k) -> None:

@@ -22,9 +22,14 @@ async def read_lines(
     upload: UploadDep,
     run: PipelineRunnerDep,
     beam: Annotated[
-        int,
-        Query(ge=0, le=32, description="CTC beam width; 0 or 1 reads greedily (fastest)."),
-    ] = 0,
+        int | None,
+        Query(
+            ge=0,
+            le=32,
+            description="CTC beam width (default HWR_LINES_BEAM, 8); beam search also weighs "
+            "which Chinese character follows which. 0 or 1 reads greedily (fastest).",
+        ),
+    ] = None,
     single_line: Annotated[
         bool, Query(description="Read the whole image as one line (no line splitting).")
     ] = False,
@@ -36,7 +41,14 @@ async def read_lines(
     bottom, each with its box and per-character confidence and position.
     """
     return JSONResponse(
-        await run(_read_lines, reader, upload, settings.max_pixels, single_line, beam)
+        await run(
+            _read_lines,
+            reader,
+            upload,
+            settings.max_pixels,
+            single_line,
+            settings.lines_beam if beam is None else beam,
+        )
     )
 
 

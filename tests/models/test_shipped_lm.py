@@ -1,0 +1,56 @@
+"""The shipped models/lm_zh.npz: card, and what it does to held-out Chinese lines."""
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.engine import sha256_of
+from app.lines.lm import CharBigramLM
+from tests.conftest import ASSETS, ROOT, encode
+from training.crnn import edit_distance
+
+LM = ROOT / "models" / "lm_zh.npz"
+CARD = json.loads((ROOT / "models" / "lm_zh.json").read_text())
+CRNN_CARD = json.loads((ROOT / "models" / "crnn.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def chinese_lines() -> list[tuple[np.ndarray, str]]:
+    """40 lines of Chinese phrases in the reserved fonts (see tests/assets/README.md)."""
+    with np.load(ASSETS / "chinese_lines.npz") as data:
+        ends = np.cumsum([h * w for h, w in data["shapes"]])
+        pixels = np.split(data["pixels"], ends[:-1])
+        return [
+            (p.reshape(shape), str(text))
+            for p, shape, text in zip(pixels, data["shapes"], data["texts"], strict=True)
+        ]
+
+
+def cer(client: TestClient, lines: list[tuple[np.ndarray, str]], **params) -> float:
+    errors = chars = 0
+    for image, text in lines:
+        r = client.post("/lines", params=params, files={"file": ("l.png", encode(image))})
+        errors += edit_distance(r.json()["text"].replace("\n", " "), text)
+        chars += len(text)
+    return errors / chars
+
+
+def test_card_names_the_file_checksum() -> None:
+    digest = sha256_of(LM)
+    assert CARD["sha256"] == digest and digest in (ROOT / "models" / "lm_zh.md").read_text()
+    assert CharBigramLM(LM).sha256 == digest
+
+
+def test_health_lists_the_language_model(client: TestClient) -> None:
+    info = client.get("/health").json()["models"]["lines_lm"]
+    assert info["sha256"] == CARD["sha256"] and info["provider"] == "numpy"
+
+
+def test_beam_search_with_the_model_reads_held_out_chinese_better(client, chinese_lines) -> None:
+    greedy = cer(client, chinese_lines, beam=0)
+    default = cer(client, chinese_lines)  # beam 8 with the language model
+    assert default < greedy - 0.02
+    card = CRNN_CARD["service"]["sets"]["chinese"]["cer"]
+    assert default <= max(2 * card, card + 0.03)
