@@ -19,6 +19,8 @@ ROW_INK = 0.02
 THIN_BAND = 0.5
 # A band taller than this many character heights holds touching lines.
 TOUCHING_LINES = 2.2
+# Either side of a cut between touching lines holds at least this share of the other's ink.
+MIN_LINE_INK = 0.3
 MIN_LINE_PX = 4
 # One line tilted less than this is read as it is: rotating it costs more than the tilt.
 TILT_TOLERANCE_DEG = 3.5
@@ -149,6 +151,11 @@ def _split_touching(
         return [band]
     cut = lo + int(np.argmin(profile[lo:hi]))
     if profile[cut] > 0.25 * np.median(profile[profile > 0]):
+        return [band]
+    # Descenders (the tails of p, g, y) hang below a gap too, but carry little ink: a line
+    # of its own carries about as much as its neighbour.
+    above, below = profile[:cut].sum(), profile[cut + 1 :].sum()
+    if min(above, below) < MIN_LINE_INK * max(above, below):
         return [band]
     return _split_touching(mask, (a, a + cut), char_h) + _split_touching(
         mask, (a + cut + 1, b), char_h

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.lines.segment import _bands, estimate_skew, find_lines, page_skew
+from app.lines.segment import _bands, _split_touching, estimate_skew, find_lines, page_skew
 from tests.conftest import digit_row
 
 
@@ -106,3 +106,13 @@ def test_touching_rows_are_cut_apart(t10k) -> None:
     lines = find_lines(page)
     assert len(lines) == 3
     assert all(line.box.height < 2 * 28 for line in lines)
+
+
+def test_descenders_below_a_gap_stay_with_their_line() -> None:
+    mask = np.zeros((32, 120), np.uint8)
+    mask[0:21, :] = 1  # a line of text
+    mask[22:31, 10:13] = mask[22:31, 60:63] = 1  # the tails of two letters
+    assert _split_touching(mask, (0, 31), char_h=8.0) == [(0, 31)]
+    mask[22:31, :] = 1  # a whole second line, touching the first
+    mask[21, :4] = 1
+    assert _split_touching(mask, (0, 31), char_h=8.0) == [(0, 21), (22, 31)]
