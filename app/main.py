@@ -51,7 +51,10 @@ def load_models(app: FastAPI, settings: Settings) -> None:
     crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
     lm = CharBigramLM(settings.lines_lm) if settings.lines_lm else None
     app.state.line_reader = LineReader(
-        crnn, max_lines=settings.max_lines, lm=lm, lm_weight=settings.lm_weight
+        crnn,
+        max_lines=settings.max_lines,
+        lm=lm,
+        lm_weights={"chinese": settings.lm_weight_chinese, "latin": settings.lm_weight_latin},
     )
     app.state.models = {"digits": lenet, "lines": crnn}
     if pairs is not None:

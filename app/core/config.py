@@ -52,12 +52,15 @@ class Settings(BaseSettings):
     )
     lines_model: Path = Field(MODELS_DIR / "crnn.onnx", description="Path of the CRNN ONNX model.")
     lines_lm: Annotated[Path | None, BeforeValidator(_empty_is_none)] = Field(
-        MODELS_DIR / "lm_zh.npz",
-        description="Chinese character bigram model fused into /lines beam search; "
+        MODELS_DIR / "lm.npz",
+        description="Character bigram model (Chinese, Latin) fused into /lines beam search; "
         "empty: beam search on the CRNN alone.",
     )
-    lm_weight: float = Field(
-        1.0, ge=0, le=5, description="Weight of the language model's log-ratio in beam search."
+    lm_weight_chinese: float = Field(
+        1.0, ge=0, le=5, description="Weight of the Chinese bigram log-ratio in beam search."
+    )
+    lm_weight_latin: float = Field(
+        0.4, ge=0, le=5, description="Weight of the Latin bigram log-ratio in beam search."
     )
     lines_beam: int = Field(
         8,

@@ -1,22 +1,25 @@
-"""A character bigram language model for Chinese, fused into CTC beam search.
+"""Character bigram language models (Chinese, Latin), fused into CTC beam search.
 
 The CRNN reads each character from its pixels; its outputs already carry the prior of how
 often each character was written in training. What it cannot know well is which character
-follows which: 未 and 末, 己 and 已 look almost alike, but 周末 is a word and 周未 is not. The
-beam search therefore adds, for each Chinese character b written after a Chinese character a,
+follows which: 未 and 末, 己 and 已 look almost alike, but 周末 is a word and 周未 is not; a
+smudged 'Aogust' is 'August'. The beam search therefore adds, for each character b written
+after a character a of the same script,
 
-    weight * (log P(b | a) - log P(b))
+    weight[script] * (log P(b | a) - log P(b))
 
-the log-ratio of the bigram to the unigram probability: the model's own prior is replaced,
-not counted twice. Everything else (digits, Latin, punctuation, the first character of a
-Chinese run) scores 0, so no script is favoured over another.
+the log-ratio of the bigram to the prior probability: the model's own prior is replaced, not
+counted twice. Everything else (digits, punctuation, a change of script, the first character
+of a run, a capital after a letter: codes such as 'XK204' follow no spelling) scores 0, so no
+script is favoured over another. The previous character is case-folded.
 
-P(b | a) comes from word and character counts of a frequency dictionary:
+P(b | a) comes from word counts of a frequency list:
 
-    P(b | a) = (C(a, b) + E(a) * S(b) + kappa * U(b)) / (C(a) + kappa)
+    P(b | a) = (C(a, b) + E(a) * S(b) + kappa * P(b)) / (N(a) + kappa)
 
-C(a, b): a followed by b inside a word; E(a): a ending a word, after which any word may
-start (S(b): share of words starting with b); U(b): unigram share; kappa smooths rare a.
+C(a, b): a followed by b inside a word; N(a): a followed by anything counted; E(a): a ending
+a word where the next word follows without a space (Chinese; 0 for Latin, whose words end at
+a space), S(b): share of words starting with b; kappa smooths rare a.
 """
 
 import math
@@ -30,13 +33,16 @@ from app.core.errors import ModelLoadError
 
 LmScore = Callable[[int, int], float]  # (previous class, next class) -> log-score bonus
 ARRAYS = (
-    "chars",
-    "unigram",
-    "start",
-    "end",
+    "chars",  # the characters it knows
+    "script",  # script of each (index into `scripts`)
+    "scripts",  # script names, e.g. ["chinese", "latin"]
+    "prior",  # P(b), a distribution within each script
+    "context",  # N(a)
+    "start",  # S(b), a distribution within each script (0 where words are spaced)
+    "end",  # E(a)
     "pair_first",
     "pair_second",
-    "pair_count",
+    "pair_count",  # C(a, b)
     "version",
 )
 
@@ -62,57 +68,63 @@ class CharBigramLM:
         self.version = str(arrays["version"])
         self.sha256 = sha256_of(self.path)
         self.chars = [str(c) for c in arrays["chars"]]
-        unigram = arrays["unigram"].astype(np.float64)
-        start = arrays["start"].astype(np.float64)
+        self.scripts = [str(s) for s in arrays["scripts"]]
+        self.script = arrays["script"].astype(np.int64)
+        self.prior = arrays["prior"].astype(np.float64)
+        self.context = arrays["context"].astype(np.float64)
+        self.start = arrays["start"].astype(np.float64)
         self.end = arrays["end"].astype(np.float64)
-        if not (len(self.chars) == len(unigram) == len(start) == len(self.end)) or (
-            unigram.min(initial=1.0) <= 0
-        ):
-            raise ModelLoadError(f"language model {self.path} has inconsistent counts")
-        self.count = unigram  # C(a): every occurrence is followed in-word or ends a word
-        self.p_uni = unigram / unigram.sum()
-        self.p_start = start / start.sum()
-        self.kappa = kappa
         n = len(self.chars)
+        per_char = (self.script, self.prior, self.context, self.start, self.end)
+        if any(len(a) != n for a in per_char) or self.prior.min(initial=1.0) <= 0:
+            raise ModelLoadError(f"language model {self.path} has inconsistent counts")
+        if self.script.size and (self.script.min() < 0 or self.script.max() >= len(self.scripts)):
+            raise ModelLoadError(f"language model {self.path} has characters of no script")
+        self.kappa = kappa
         first = arrays["pair_first"].astype(np.int64)
         second = arrays["pair_second"].astype(np.int64)
         counts = arrays["pair_count"].astype(np.float64)
-        if first.size and (
-            max(first.max(), second.max()) >= n or min(first.min(), second.min()) < 0
-        ):
+        ends = np.concatenate([first, second])
+        if ends.size and (ends.max() >= n or ends.min() < 0):
             raise ModelLoadError(f"language model {self.path} has pairs outside its characters")
-        values = (
-            np.log(counts + self.end[first] * self.p_start[second] + kappa * self.p_uni[second])
-            - np.log(self.count[first] + kappa)
-            - np.log(self.p_uni[second])
-        )
         # One dict of seen pairs: a lookup per beam extension is all the decoder pays.
+        values = self._log_ratio(first, second, counts)
         self.pairs: dict[int, float] = dict(
             zip((first * n + second).tolist(), values.tolist(), strict=True)
         )
 
+    def _log_ratio(self, a: np.ndarray, b: np.ndarray, pair: np.ndarray) -> np.ndarray:
+        p_b = self.prior[b]
+        joint = pair + self.end[a] * self.start[b] + self.kappa * p_b
+        return np.log(joint) - np.log(self.context[a] + self.kappa) - np.log(p_b)
+
     def log_ratio(self, a: int, b: int) -> float:
-        """log P(b | a) - log P(b) for LM character indices a, b."""
+        """log P(b | a) - log P(b) for LM character indices a, b of one script."""
         value = self.pairs.get(a * len(self.chars) + b)
         if value is not None:
             return value
+        p_b = float(self.prior[b])
         return (
-            math.log(self.end[a] * self.p_start[b] + self.kappa * self.p_uni[b])
-            - math.log(self.count[a] + self.kappa)
-            - math.log(self.p_uni[b])
+            math.log(float(self.end[a] * self.start[b]) + self.kappa * p_b)
+            - math.log(float(self.context[a]) + self.kappa)
+            - math.log(p_b)
         )
 
-    def scorer(self, charset: list[str], weight: float) -> LmScore:
-        """(class a, class b) -> weight * log-ratio, 0 unless both are characters it knows."""
+    def scorer(self, charset: list[str], weights: dict[str, float]) -> LmScore:
+        """(class a, class b) -> weights[script] * log-ratio; 0 unless a (case-folded) and b
+        are characters of one script it knows, with a weight."""
         index = {c: i for i, c in enumerate(self.chars)}
-        to_lm = [index.get(c, -1) for c in charset]
+        weight = [weights.get(name, 0.0) for name in self.scripts]
+        script = self.script.tolist()
+        # Plain lists: the decoder calls this for every new prefix.
+        to_prev = [index.get(c.lower(), -1) for c in charset]
+        to_next = [index.get(c, -1) for c in charset]
+        prev_script = [script[i] if i >= 0 else -1 for i in to_prev]
+        next_weight = [weight[script[i]] if i >= 0 else 0.0 for i in to_next]
 
         def score(a: int, b: int) -> float:
-            if a < 0:
+            if a < 0 or not next_weight[b] or prev_script[a] != script[to_next[b]]:
                 return 0.0
-            la, lb = to_lm[a], to_lm[b]
-            if la < 0 or lb < 0:
-                return 0.0
-            return weight * self.log_ratio(la, lb)
+            return next_weight[b] * self.log_ratio(to_prev[a], to_next[b])
 
         return score

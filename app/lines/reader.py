@@ -44,7 +44,7 @@ class LineReader:
         max_lines: int = 64,
         max_width: int = 4096,
         lm: CharBigramLM | None = None,
-        lm_weight: float = 0.0,
+        lm_weights: dict[str, float] | None = None,
     ) -> None:
         self.model = model
         self.charset: list[str] = list(model.meta_json("charset"))  # type: ignore[arg-type]
@@ -55,7 +55,8 @@ class LineReader:
         self.max_lines = max_lines
         self.max_width = max_width
         self.lm = lm
-        self.lm_score = lm.scorer(self.charset, lm_weight) if lm and lm_weight > 0 else None
+        weights = {k: w for k, w in (lm_weights or {}).items() if w > 0}
+        self.lm_score = lm.scorer(self.charset, weights) if lm and weights else None
 
     def recognise(self, lines: list[np.ndarray]) -> list[np.ndarray]:
         """Normalised lines -> per line T x C log-probabilities over its own frames.

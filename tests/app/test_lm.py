@@ -1,4 +1,4 @@
-"""The Chinese bigram model and its fusion into CTC beam search."""
+"""The character bigram model and its fusion into CTC beam search."""
 
 from pathlib import Path
 
@@ -8,67 +8,92 @@ import pytest
 from app.core.errors import ModelLoadError
 from app.lines.ctc import beam_search, log_softmax
 from app.lines.lm import CharBigramLM
-from training.lines.lm import count
+from training.lines.lm import combine, count
 
-CHARS = "周末未日期天"
+HANZI = "周末未日期天"
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+CHARSET = ["", "1", " ", *"AUXK", *HANZI, *LETTERS]
+BOTH = {"chinese": 1.0, "latin": 1.0}
 
 
 @pytest.fixture
 def lm(tmp_path: Path) -> CharBigramLM:
-    words = tmp_path / "dict.txt"
-    words.write_text("周末 900 t\n末日 50 n\n日期 400 n\n未 300 d\n天 800 n\nabc 99 eng\n")
+    chinese = [("周末", 900.0), ("末日", 50.0), ("日期", 400.0), ("未", 300.0), ("天", 800.0)]
+    latin = [("august", 5e5), ("augur", 1e4), ("the", 5e7), ("out", 2e6), ("xk", 10.0)]
     path = tmp_path / "lm.npz"
-    np.savez(path, **count(words, CHARS, power=1.0, min_freq=1), version=np.array("test"))
+    parts = {
+        "chinese": count(chinese, HANZI, joined=True),
+        "latin": count(latin, LETTERS, joined=False),
+    }
+    np.savez(path, **combine(parts), version=np.array("test"))
     return CharBigramLM(path)
 
 
 def test_a_word_seen_scores_above_a_pair_never_seen(lm: CharBigramLM) -> None:
-    zhou, mo, wei = (CHARS.index(c) for c in "周末未")
+    zhou, mo, wei, tian = (lm.chars.index(c) for c in "周末未天")
     assert lm.log_ratio(zhou, mo) > 1.0  # 周末 is a word
     assert lm.log_ratio(zhou, wei) < 0.0  # 周未 is not
     # After a word's end any word may start: 天 follows 未 about as often as it is written.
-    assert abs(lm.log_ratio(wei, CHARS.index("天"))) < 0.5
+    assert abs(lm.log_ratio(wei, tian)) < 0.5
+    a, u, o = (lm.chars.index(c) for c in "auo")
+    assert lm.log_ratio(a, u) > lm.log_ratio(a, o)
 
 
-def test_scorer_is_neutral_outside_the_models_characters(lm: CharBigramLM) -> None:
-    charset = ["", "A", "1", *CHARS]
-    score = lm.scorer(charset, weight=1.0)
-    a, zhou, mo = 1, charset.index("周"), charset.index("末")
-    assert score(a, zhou) == score(zhou, a) == score(-1, zhou) == 0.0
-    assert score(zhou, mo) == pytest.approx(lm.log_ratio(0, 1))
-    assert lm.scorer(charset, weight=0.5)(zhou, mo) == pytest.approx(0.5 * score(zhou, mo))
+def test_scorer_is_neutral_across_scripts_and_on_capitals(lm: CharBigramLM) -> None:
+    score = lm.scorer(CHARSET, BOTH)
+    c = {ch: CHARSET.index(ch) for ch in ["1", " ", "A", "U", "X", "K", "周", "末", "a", "u"]}
+    assert score(-1, c["周"]) == score(c["1"], c["周"]) == score(c["周"], c["1"]) == 0.0
+    assert score(c["a"], c["周"]) == score(c["周"], c["a"]) == score(c[" "], c["a"]) == 0.0
+    assert score(c["X"], c["K"]) == score(c["a"], c["U"]) == 0.0  # codes follow no spelling
+    assert score(c["A"], c["u"]) == score(c["a"], c["u"]) > 0  # the capital is case-folded
+    assert score(c["周"], c["末"]) == pytest.approx(lm.log_ratio(0, 1))
+    half = lm.scorer(CHARSET, {"chinese": 0.5})
+    assert half(c["周"], c["末"]) == pytest.approx(0.5 * score(c["周"], c["末"]))
+    assert half(c["a"], c["u"]) == 0.0  # no weight: Latin is not scored
+
+
+def frames_with_a_doubt(first: int, sure: int, likely: int) -> np.ndarray:
+    """first, then a frame where `sure` is a little likelier than `likely` (a smudge)."""
+    logits = np.full((5, len(CHARSET)), -4.0)
+    logits[0, first] = 4.0
+    logits[1, 0] = logits[3, 0] = logits[4, 0] = 4.0
+    logits[2, sure], logits[2, likely] = 2.2, 2.0
+    return log_softmax(logits)
 
 
 def test_beam_search_with_the_model_picks_the_word_the_pixels_left_open(lm) -> None:
-    charset = ["", *CHARS]
-    zhou, mo, wei = (charset.index(c) for c in "周末未")
-    logits = np.full((5, len(charset)), -4.0)
-    logits[0, zhou] = 4.0
-    logits[1, 0] = logits[3, 0] = 4.0
-    # The second character is 未 by a little, as a smudged 末 would be.
-    logits[2, wei], logits[2, mo] = 2.2, 2.0
-    logits[4, 0] = 4.0
-    lp = log_softmax(logits)
+    zhou, mo, wei = (CHARSET.index(c) for c in "周末未")
+    lp = frames_with_a_doubt(zhou, wei, mo)
     assert beam_search(lp, beam=8) == [zhou, wei]
-    assert beam_search(lp, beam=8, lm=lm.scorer(charset, 1.0)) == [zhou, mo]
+    assert beam_search(lp, beam=8, lm=lm.scorer(CHARSET, BOTH)) == [zhou, mo]
+    a, u, o = (CHARSET.index(c) for c in "Auo")
+    lp = frames_with_a_doubt(a, o, u)
+    assert beam_search(lp, beam=8) == [a, o]
+    assert beam_search(lp, beam=8, lm=lm.scorer(CHARSET, BOTH)) == [a, u]
 
 
 def test_beam_search_with_the_model_keeps_what_the_pixels_are_sure_of(lm) -> None:
-    charset = ["", *CHARS]
-    zhou, wei = charset.index("周"), charset.index("未")
-    logits = np.full((3, len(charset)), -6.0)
+    zhou, wei = CHARSET.index("周"), CHARSET.index("未")
+    logits = np.full((3, len(CHARSET)), -6.0)
     logits[0, zhou], logits[1, 0], logits[2, wei] = 6.0, 6.0, 6.0
-    assert beam_search(log_softmax(logits), lm=lm.scorer(charset, 1.0)) == [zhou, wei]
+    assert beam_search(log_softmax(logits), lm=lm.scorer(CHARSET, BOTH)) == [zhou, wei]
 
 
-def test_files_that_are_not_a_language_model_fail_clearly(tmp_path: Path) -> None:
+def test_files_that_are_not_a_language_model_fail_clearly(tmp_path: Path, lm) -> None:
     with pytest.raises(ModelLoadError, match="does not exist"):
         CharBigramLM(tmp_path / "missing.npz")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelLoadError, match="cannot be loaded"):
         CharBigramLM(junk)
-    partial = tmp_path / "partial.npz"
-    np.savez(partial, chars=np.array(list("周末")))
+    with np.load(lm.path) as data:
+        arrays = dict(data)
+    np.savez(tmp_path / "partial.npz", **{k: v for k, v in arrays.items() if k != "prior"})
     with pytest.raises(ModelLoadError, match="cannot be loaded"):
-        CharBigramLM(partial)
+        CharBigramLM(tmp_path / "partial.npz")
+    np.savez(tmp_path / "short.npz", **{**arrays, "prior": arrays["prior"][:-1]})
+    with pytest.raises(ModelLoadError, match="inconsistent"):
+        CharBigramLM(tmp_path / "short.npz")
+    np.savez(tmp_path / "far.npz", **{**arrays, "pair_first": arrays["pair_first"] + 10_000})
+    with pytest.raises(ModelLoadError, match="outside"):
+        CharBigramLM(tmp_path / "far.npz")

@@ -1,4 +1,4 @@
-"""The shipped models/lm_zh.npz: card, and what it does to held-out Chinese lines."""
+"""The shipped models/lm.npz: card, and what it does to held-out Chinese lines."""
 
 import json
 
@@ -11,8 +11,8 @@ from app.lines.lm import CharBigramLM
 from tests.conftest import ASSETS, ROOT, encode
 from training.crnn import edit_distance
 
-LM = ROOT / "models" / "lm_zh.npz"
-CARD = json.loads((ROOT / "models" / "lm_zh.json").read_text())
+LM = ROOT / "models" / "lm.npz"
+CARD = json.loads((ROOT / "models" / "lm.json").read_text())
 CRNN_CARD = json.loads((ROOT / "models" / "crnn.json").read_text())
 
 
@@ -39,7 +39,7 @@ def cer(client: TestClient, lines: list[tuple[np.ndarray, str]], **params) -> fl
 
 def test_card_names_the_file_checksum() -> None:
     digest = sha256_of(LM)
-    assert CARD["sha256"] == digest and digest in (ROOT / "models" / "lm_zh.md").read_text()
+    assert CARD["sha256"] == digest and digest in (ROOT / "models" / "lm.md").read_text()
     assert CharBigramLM(LM).sha256 == digest
 
 

@@ -1,19 +1,25 @@
-"""Builds the Chinese character bigram model that /lines fuses into beam search.
+"""Builds the character bigram model that /lines fuses into beam search.
 
     python -m training.lines.lm --out models/
 
-Counts come from jieba's bundled frequency dictionary (349,046 words; fetched once with pip,
-verified by sha256), restricted to the CRNN's Chinese characters. Each word weighs its
-frequency to the power `--power`; the counts (not probabilities) are stored, so the service
-chooses the smoothing. See app/lines/lm.py for how they are used.
+Chinese: jieba's bundled frequency dictionary (349,046 words), restricted to the CRNN's
+level-1 characters; words are written without spaces, so a word's end leads into any word's
+start. Latin: wordfreq's English word list (321,180 words with frequencies from Wikipedia,
+subtitles, news, books and the web), letters a-z only. Both are fetched once with pip and
+verified by sha256. Counts, not probabilities, are stored for pairs, so the service chooses
+the smoothing; see app/lines/lm.py for how they are used.
 """
 
 import argparse
+import gzip
 import hashlib
 import itertools
 import json
+import string
 import sys
+import tempfile
 import time
+import zipfile
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -23,42 +29,110 @@ import numpy as np
 from app.lines.charset import gb2312_level1
 from app.lines.lm import CharBigramLM
 from training.lines.text import JIEBA, fetch_jieba_dict
+from training.registry import pip_download
+
+WORDFREQ = "wordfreq==3.1.1"
+WORDFREQ_SHA256 = "4b1c6ecffc6198be3396d5cf871c4423ca71c907c231348d352dd54d62b97473"
+WORDFREQ_EN = "wordfreq/data/large_en.msgpack.gz"
+# wordfreq's frequencies are shares of all words; as counts per this many words they sit on
+# the scale of the smoothing constant the way the dictionary's counts do.
+LATIN_SCALE = 1e9
 
 
-def count(dict_path: Path, chars: str, power: float, min_freq: int) -> dict[str, np.ndarray]:
-    """Unigram, word-start, word-end and in-word pair counts over `chars`."""
+def fetch_wordfreq_en(cache: Path) -> Path:
+    """wordfreq's English list (msgpack, gzipped), from its verified wheel."""
+    target = Path(cache) / "wordfreq-large_en.msgpack.gz"
+    if target.is_file():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = pip_download(WORDFREQ, Path(tmp), wheel=True, sha256=WORDFREQ_SHA256)
+        assert wheel is not None
+        with zipfile.ZipFile(wheel) as zf:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(WORDFREQ_EN))
+    return target
+
+
+def english_words(path: Path) -> list[tuple[str, float]]:
+    """(word, share of all words) from wordfreq's 'cB' list: bucket i holds the words whose
+    frequency is 10 ** (-i / 100)."""
+    import msgpack  # training-only dependency
+
+    with gzip.open(path) as fh:
+        header, *buckets = msgpack.load(fh, raw=False)
+    if header.get("format") != "cB":
+        raise ValueError(f"{path}: not a wordfreq cB list")
+    return [(w, 10 ** (-i / 100)) for i, bucket in enumerate(buckets) for w in bucket]
+
+
+def jieba_words(path: Path, min_freq: int = 1) -> list[tuple[str, float]]:
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.split(" ")
+        if len(parts) >= 2 and int(parts[1]) >= min_freq:
+            out.append((parts[0], float(parts[1])))
+    return out
+
+
+def count(
+    words: list[tuple[str, float]], chars: str, *, joined: bool, power: float = 1.0
+) -> dict[str, np.ndarray]:
+    """Per-character arrays and pair counts (see app/lines/lm.py) of one script's words;
+    `joined`: words follow each other without spaces (a word's end leads into a start)."""
     index = {c: i for i, c in enumerate(chars)}
     n = len(chars)
-    unigram, start, end = np.zeros(n), np.zeros(n), np.zeros(n)
+    prior, context, start, end = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     pairs: Counter[int] = Counter()
-    for line in Path(dict_path).read_text(encoding="utf-8").splitlines():
-        parts = line.split(" ")
-        if len(parts) < 2 or int(parts[1]) < min_freq:
-            continue
-        ids = [index.get(c, -1) for c in parts[0]]
+    for word, freq in words:
+        ids = [index.get(c, -1) for c in word]
         if not ids or min(ids) < 0:
-            continue  # a word with a character outside the charset
-        weight = int(parts[1]) ** power
-        for i in ids:
-            unigram[i] += weight
-        start[ids[0]] += weight
-        end[ids[-1]] += weight
+            continue  # a word with a character outside the script
+        weight = freq**power
+        if joined:
+            # Every character is written; every one is followed (in-word or by a new word).
+            for i in ids:
+                prior[i] += weight
+                context[i] += weight
+            start[ids[0]] += weight
+            end[ids[-1]] += weight
+        else:
+            # Only what follows a letter is ever scored: the letters after a word's first.
+            for i in ids[1:]:
+                prior[i] += weight
+            for i in ids[:-1]:
+                context[i] += weight
         for a, b in itertools.pairwise(ids):
             pairs[a * n + b] += weight
-    seen = unigram > 0
-    # Characters no word uses still get a floor count: the model must score every one.
-    floor = unigram[seen].min() if seen.any() else 1.0
-    unigram[~seen] = floor
+    # Characters no word uses still get a floor: the model must score every one.
+    seen = prior > 0
+    prior[~seen] = prior[seen].min() if seen.any() else 1.0
     keys = np.fromiter(pairs.keys(), np.int64, len(pairs))
     return {
         "chars": np.array(list(chars)),
-        "unigram": unigram,
-        "start": start + floor * 1e-3,
+        "prior": prior / prior.sum(),
+        "context": context,
+        "start": start / start.sum() if start.sum() > 0 else start,
         "end": end,
         "pair_first": (keys // n).astype(np.int32),
         "pair_second": (keys % n).astype(np.int32),
-        "pair_count": np.fromiter(pairs.values(), np.float64, len(pairs)).astype(np.float32),
+        "pair_count": np.fromiter(pairs.values(), np.float64, len(pairs)),
     }
+
+
+def combine(parts: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One model from several scripts' counts (characters never shared between scripts)."""
+    out: dict[str, list[np.ndarray]] = {}
+    offset = 0
+    for k, arrays in enumerate(parts.values()):
+        size = len(arrays["chars"])
+        for key, value in arrays.items():
+            shifted = value + offset if key in ("pair_first", "pair_second") else value
+            out.setdefault(key, []).append(shifted)
+        out.setdefault("script", []).append(np.full(size, k, np.int8))
+        offset += size
+    merged = {key: np.concatenate(values) for key, values in out.items()}
+    merged["scripts"] = np.array(list(parts))
+    return merged
 
 
 def write_card(path: Path, info: dict[str, object]) -> None:
@@ -66,22 +140,27 @@ def write_card(path: Path, info: dict[str, object]) -> None:
     lines = [
         f"# Model card: {path.name}",
         "",
-        "A Chinese character bigram language model for `POST /lines` beam search "
+        "Character bigram language models (Chinese, Latin) for `POST /lines` beam search "
         "(`app/lines/lm.py`).",
         "",
         "| | |",
         "|---|---|",
         f"| File | `models/{path.name}` (numpy .npz: counts, no code) |",
         f"| sha256 | `{info['sha256']}` |",
-        f"| Characters | {info['characters']:,} (GB2312 level 1) |",
-        f"| Character pairs seen inside words | {info['pairs']:,} |",
-        f"| Words counted | {info['words']:,} of jieba's dictionary, "
-        f"weighted by frequency^{info['power']} |",
+        f"| Chinese | {info['chinese']['characters']:,} characters (GB2312 level 1), "
+        f"{info['chinese']['pairs']:,} pairs seen inside words, from "
+        f"{info['chinese']['words']:,} words |",
+        f"| Latin | {info['latin']['characters']} letters (a-z), "
+        f"{info['latin']['pairs']:,} pairs, from {info['latin']['words']:,} words |",
         f"| Date | {info['date']} |",
         "",
         "## Data",
-        f"Word frequencies of jieba's bundled dictionary (`{JIEBA}`, MIT licence): real "
-        "Chinese usage. No evaluation line is used.",
+        f"- Chinese: word frequencies of jieba's bundled dictionary (`{JIEBA}`, MIT licence).",
+        f"- Latin: wordfreq's English word frequencies (`{WORDFREQ}`; code Apache 2.0, data "
+        "CC BY-SA 4.0, from Wikipedia, subtitles, news, books and web text).",
+        "",
+        "Real usage only: no evaluation line, and no text the training lines were made from "
+        "beyond jieba's dictionary, which also supplies their Chinese words.",
         "",
         "## Reproduce",
         "```",
@@ -98,37 +177,38 @@ def write_card(path: Path, info: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", type=Path, default=Path("models"))
-    p.add_argument("--name", default="lm_zh")
-    p.add_argument("--power", type=float, default=1.0, help="word weight = frequency ** power")
-    p.add_argument("--min-freq", type=int, default=1)
+    p.add_argument("--name", default="lm")
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
     args = p.parse_args(argv)
     t0 = time.time()
-    dict_path = fetch_jieba_dict(args.sources)
-    arrays = count(dict_path, gb2312_level1(), args.power, args.min_freq)
+    zh = jieba_words(fetch_jieba_dict(args.sources))
+    en = [(w, f * LATIN_SCALE) for w, f in english_words(fetch_wordfreq_en(args.sources))]
+    parts = {
+        "chinese": count(zh, gb2312_level1(), joined=True),
+        "latin": count(en, string.ascii_lowercase, joined=False),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{args.name}.npz"
-    np.savez_compressed(path, **arrays, version=np.array(date.today().isoformat()))
+    np.savez_compressed(path, **combine(parts), version=np.array(date.today().isoformat()))
     CharBigramLM(path)  # it loads as the service will load it
-    words = sum(
-        1
-        for line in dict_path.read_text(encoding="utf-8").splitlines()
-        if len(line.split(" ")) >= 2 and int(line.split(" ")[1]) >= args.min_freq
-    )
     info = {
         "name": args.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "characters": len(arrays["chars"]),
-        "pairs": int(arrays["pair_count"].size),
-        "words": words,
-        "power": args.power,
-        "min_freq": args.min_freq,
+        **{
+            script: {
+                "characters": len(arrays["chars"]),
+                "pairs": int(arrays["pair_count"].size),
+                "words": len(words),
+            }
+            for (script, arrays), words in zip(parts.items(), (zh, en), strict=True)
+        },
         "date": date.today().isoformat(),
-        "command": "python -m training.lines.lm "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(
+            ["python -m training.lines.lm", *(sys.argv[1:] if argv is None else argv)]
+        ),
     }
     write_card(path, info)
-    print(f"{path}: {info['pairs']:,} pairs, {time.time() - t0:.1f} s")
+    print(f"{path}: {time.time() - t0:.1f} s")
     return path
 
 
