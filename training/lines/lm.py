@@ -17,9 +17,7 @@ import itertools
 import json
 import string
 import sys
-import tempfile
 import time
-import zipfile
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -29,7 +27,7 @@ import numpy as np
 from app.lines.charset import gb2312_level1
 from app.lines.lm import CharBigramLM
 from training.lines.text import JIEBA, fetch_jieba_dict
-from training.registry import pip_download
+from training.registry import fetch_member
 
 WORDFREQ = "wordfreq==3.1.1"
 WORDFREQ_SHA256 = "4b1c6ecffc6198be3396d5cf871c4423ca71c907c231348d352dd54d62b97473"
@@ -41,16 +39,13 @@ LATIN_SCALE = 1e9
 
 def fetch_wordfreq_en(cache: Path) -> Path:
     """wordfreq's English list (msgpack, gzipped), from its verified wheel."""
-    target = Path(cache) / "wordfreq-large_en.msgpack.gz"
-    if target.is_file():
-        return target
-    with tempfile.TemporaryDirectory() as tmp:
-        wheel = pip_download(WORDFREQ, Path(tmp), wheel=True, sha256=WORDFREQ_SHA256)
-        assert wheel is not None
-        with zipfile.ZipFile(wheel) as zf:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read(WORDFREQ_EN))
-    return target
+    return fetch_member(
+        WORDFREQ,
+        WORDFREQ_SHA256,
+        wheel=True,
+        suffix=WORDFREQ_EN,
+        target=Path(cache) / "wordfreq-large_en.msgpack.gz",
+    )
 
 
 def english_words(path: Path) -> list[tuple[str, float]]:

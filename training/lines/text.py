@@ -4,13 +4,11 @@ Chinese words are drawn by frequency from jieba's bundled dictionary (fetched on
 verified by sha256); numbers come in real formats; Latin words and codes; mixed lines.
 """
 
-import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from training.registry import pip_download
+from training.registry import fetch_member
 
 JIEBA = "jieba==0.42.1"
 JIEBA_SHA256 = "055ca12f62674fafed09427f176506079bc135638a14e23e25be909131928db2"
@@ -84,19 +82,13 @@ LATIN_WORDS = [
 
 def fetch_jieba_dict(cache: Path) -> Path:
     """jieba's dict.txt (word, frequency, tag per line), from its verified sdist."""
-    target = Path(cache) / "jieba-dict.txt"
-    if target.is_file():
-        return target
-    with tempfile.TemporaryDirectory() as tmp:
-        sdist = pip_download(JIEBA, Path(tmp), wheel=False, sha256=JIEBA_SHA256)
-        assert sdist is not None
-        with tarfile.open(sdist) as tar:
-            member = next(m for m in tar.getmembers() if m.name.endswith("jieba/dict.txt"))
-            data = tar.extractfile(member)
-            assert data is not None
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data.read())
-    return target
+    return fetch_member(
+        JIEBA,
+        JIEBA_SHA256,
+        wheel=False,
+        suffix="jieba/dict.txt",
+        target=Path(cache) / "jieba-dict.txt",
+    )
 
 
 class TextSampler:
