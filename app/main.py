@@ -20,7 +20,7 @@ from app.core.logs import configure_logging
 from app.core.security import install_access_control
 from app.digits.reader import REQUIRED_METADATA as DIGIT_METADATA
 from app.digits.reader import DigitReader
-from app.lines.lm import CharBigramLM
+from app.lines.lm import CharNgramLM
 from app.lines.reader import REQUIRED_METADATA as LINE_METADATA
 from app.lines.reader import LineReader
 
@@ -49,7 +49,7 @@ def load_models(app: FastAPI, settings: Settings) -> None:
         lenet, max_digits=settings.max_digits, pairs=pairs, chains=chains
     )
     crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
-    lm = CharBigramLM(settings.lines_lm) if settings.lines_lm else None
+    lm = CharNgramLM(settings.lines_lm) if settings.lines_lm else None
     app.state.line_reader = LineReader(
         crnn,
         max_lines=settings.max_lines,

@@ -65,23 +65,25 @@ def main(argv: list[str] | None = None) -> None:
     raw = digit_lines(16)
     print(
         f"| model | threads | one line (1 x H x {args.width}) p50 ms | batch of 16 p50 ms "
-        "| lines/s (16) | POST /lines p50 ms |\n|---|---|---|---|---|---|"
+        "| lines/s (16) | POST /lines p50 ms: greedy / beam 8 + LM (default) |"
+        "\n|---|---|---|---|---|---|"
     )
     for path in args.models:
         for config in args.configs:
             threads, spinning = int(config.rstrip("s")), config.endswith("s")
-            single, batch, service, h = measure(path, raw, args, threads, spinning)
+            single, batch, (greedy, default), h = measure(path, raw, args, threads, spinning)
             print(
                 f"| {path.name} (h={h}) | {threads}{', spinning' * spinning} | {single:.2f} "
-                f"| {batch:.1f} | {16000 / batch:.0f} | {service:.2f} |",
+                f"| {batch:.1f} | {16000 / batch:.0f} | {greedy:.2f} / {default:.2f} |",
                 flush=True,
             )
 
 
 def measure(
     path: Path, raw: list[np.ndarray], args: argparse.Namespace, threads: int, spinning: bool
-) -> tuple[float, float, float, int]:
-    """p50 ms of one line, of a batch of 16 and of one POST /lines; the model's height."""
+) -> tuple[float, float, tuple[float, float], int]:
+    """p50 ms of one line, of a batch of 16 and of one POST /lines (greedy, default); the
+    model's height."""
     model = OnnxModel(path, EngineOptions("cpu", threads, 1, spinning), REQUIRED_METADATA)
     h = int(model.metadata["height"])
     mean, std = float(model.metadata["mean"]), float(model.metadata["std"])
@@ -95,8 +97,13 @@ def measure(
     settings = Settings(lines_model=path, intra_op_threads=threads, onnx_spinning=spinning)
     with TestClient(create_app(settings)) as client:
         files = {"file": ("l.png", png.tobytes(), "image/png")}
-        service = statistics.median(
-            timed(lambda: client.post("/lines", files=files), args.repeat // 2)
+        service = tuple(
+            statistics.median(
+                timed(
+                    lambda q=query: client.post("/lines", params=q, files=files), args.repeat // 2
+                )
+            )
+            for query in ({"beam": 0}, {})
         )
     return single, batch, service, h
 

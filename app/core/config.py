@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         1.0, ge=0, le=5, description="Weight of the Chinese bigram log-ratio in beam search."
     )
     lm_weight_latin: float = Field(
-        0.4, ge=0, le=5, description="Weight of the Latin bigram log-ratio in beam search."
+        0.5, ge=0, le=5, description="Weight of the Latin trigram log-ratio in beam search."
     )
     lines_beam: int = Field(
         8,

@@ -65,15 +65,15 @@ def beam_search(
     blank: int = 0,
     prune: float = -8.0,
     per_frame: int = 16,
-    lm: Callable[[int, int], float] | None = None,
+    lm: Callable[[int, int, int], float] | None = None,
 ) -> list[int]:
     """CTC prefix beam search: the most probable label sequence summed over alignments.
 
     Each frame offers at most `per_frame` classes (its likeliest, above `prune`), so an unsure
     model over thousands of classes costs no more than a sure one. Prefixes are nodes of a
-    trie (parent, last label), so extending one costs O(1) however long it is. `lm(a, b)`,
-    when given, is a log-score added each time label b is written after label a (a = -1 at
-    the start): shallow fusion with a language model."""
+    trie (parent, last label), so extending one costs O(1) however long it is. `lm(a, b, c)`,
+    when given, is a log-score added each time label c is written after labels a, b (-1
+    before the start): shallow fusion with a language model."""
     parent, last = [-1], [-1]  # node 0: the empty prefix
     child: dict[tuple[int, int], int] = {}
 
@@ -85,7 +85,8 @@ def beam_search(
             child[key] = len(parent)
             parent.append(node)
             last.append(c)
-            bonus.append(lm(last[node], c) if lm is not None else 0.0)
+            before = last[parent[node]] if node > 0 else -1
+            bonus.append(lm(before, last[node], c) if lm is not None else 0.0)
         return child[key]
 
     # Each prefix keeps (log P ending in blank, log P ending in a label).

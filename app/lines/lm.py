@@ -31,7 +31,8 @@ import numpy as np
 from app.core.engine import sha256_of
 from app.core.errors import ModelLoadError
 
-LmScore = Callable[[int, int], float]  # (previous class, next class) -> log-score bonus
+# (class before the previous, previous class, next class) -> log-score bonus
+LmScore = Callable[[int, int, int], float]
 ARRAYS = (
     "chars",  # the characters it knows
     "script",  # script of each (index into `scripts`)
@@ -43,11 +44,15 @@ ARRAYS = (
     "pair_first",
     "pair_second",
     "pair_count",  # C(a, b)
+    "triple_first",
+    "triple_second",
+    "triple_third",
+    "triple_count",  # C(a, b, c): only for scripts whose words are spaced (Latin)
     "version",
 )
 
 
-class CharBigramLM:
+class CharNgramLM:
     """Counts loaded from an .npz written by `python -m training.lines.lm`."""
 
     # Not onnxruntime: /health reports where each model runs, and this runs in numpy.
@@ -92,6 +97,42 @@ class CharBigramLM:
         self.pairs: dict[int, float] = dict(
             zip((first * n + second).tolist(), values.tolist(), strict=True)
         )
+        self.triples = self._triples(arrays, n)
+
+    def _triples(self, arrays: dict[str, np.ndarray], n: int) -> dict[int, float]:
+        """log P(c | a, b) - log P(c) for every seen triple, where
+
+        P(c | a, b) = (C(a, b, c) + kappa * P(c | b)) / (N(a, b) + kappa)
+
+        backs off to the bigram; a context (a, b) never seen keeps the bigram alone."""
+        a, b, c = (arrays[f"triple_{k}"].astype(np.int64) for k in ("first", "second", "third"))
+        counts = arrays["triple_count"].astype(np.float64)
+        ends = np.concatenate([a, b, c])
+        if ends.size and (ends.max() >= n or ends.min() < 0):
+            raise ModelLoadError(f"language model {self.path} has triples outside its characters")
+        contexts, where = np.unique(a * n + b, return_inverse=True)
+        total = np.bincount(where, weights=counts, minlength=contexts.size)
+        # N(a, b) of each context seen: where it is missing the bigram alone speaks.
+        self.contexts: dict[int, float] = dict(zip(contexts.tolist(), total.tolist(), strict=True))
+        if not counts.size:
+            return {}
+        bigram = np.exp([self.log_ratio(int(x), int(y)) for x, y in zip(b, c, strict=True)])
+        p_c = self.prior[c]
+        p3 = (counts + self.kappa * bigram * p_c) / (total[where] + self.kappa)
+        keys = (a * n + b) * n + c
+        return dict(zip(keys.tolist(), (np.log(p3) - np.log(p_c)).tolist(), strict=True))
+
+    def log_ratio3(self, a: int, b: int, c: int) -> float:
+        """log P(c | a, b) - log P(c): the trigram where (a, b) was seen, else the bigram."""
+        n = len(self.chars)
+        seen = self.contexts.get(a * n + b) if a >= 0 else None
+        if seen is None:
+            return self.log_ratio(b, c)
+        value = self.triples.get((a * n + b) * n + c)
+        if value is not None:
+            return value
+        # (a, b) seen but never followed by c: only the back-off share remains.
+        return math.log(self.kappa / (seen + self.kappa)) + self.log_ratio(b, c)
 
     def _log_ratio(self, a: np.ndarray, b: np.ndarray, pair: np.ndarray) -> np.ndarray:
         p_b = self.prior[b]
@@ -111,8 +152,9 @@ class CharBigramLM:
         )
 
     def scorer(self, charset: list[str], weights: dict[str, float]) -> LmScore:
-        """(class a, class b) -> weights[script] * log-ratio; 0 unless a (case-folded) and b
-        are characters of one script it knows, with a weight."""
+        """(class a, class b, class c) -> weights[script] * log-ratio of c after a, b (after b
+        alone where a is of another script); 0 unless b (case-folded) and c are characters
+        of one script it knows, with a weight."""
         index = {c: i for i, c in enumerate(self.chars)}
         weight = [weights.get(name, 0.0) for name in self.scripts]
         script = self.script.tolist()
@@ -122,9 +164,11 @@ class CharBigramLM:
         prev_script = [script[i] if i >= 0 else -1 for i in to_prev]
         next_weight = [weight[script[i]] if i >= 0 else 0.0 for i in to_next]
 
-        def score(a: int, b: int) -> float:
-            if a < 0 or not next_weight[b] or prev_script[a] != script[to_next[b]]:
+        def score(a: int, b: int, c: int) -> float:
+            if b < 0 or not next_weight[c] or prev_script[b] != script[to_next[c]]:
                 return 0.0
-            return next_weight[b] * self.log_ratio(to_prev[a], to_next[b])
+            if a >= 0 and prev_script[a] == prev_script[b]:
+                return next_weight[c] * self.log_ratio3(to_prev[a], to_prev[b], to_next[c])
+            return next_weight[c] * self.log_ratio(to_prev[b], to_next[c])
 
         return score

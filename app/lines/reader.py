@@ -9,7 +9,7 @@ import numpy as np
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
 from app.lines.ctc import DecodedChar, align, beam_search, greedy_decode, log_softmax
-from app.lines.lm import CharBigramLM
+from app.lines.lm import CharNgramLM
 from app.lines.preprocess import fit_line, frame_count, to_batch
 from app.lines.segment import LineBox, LineCrop, find_lines
 
@@ -43,7 +43,7 @@ class LineReader:
         model: OnnxModel,
         max_lines: int = 64,
         max_width: int = 4096,
-        lm: CharBigramLM | None = None,
+        lm: CharNgramLM | None = None,
         lm_weights: dict[str, float] | None = None,
     ) -> None:
         self.model = model

@@ -7,7 +7,7 @@ import pytest
 
 from app.core.errors import ModelLoadError
 from app.lines.ctc import beam_search, log_softmax
-from app.lines.lm import CharBigramLM
+from app.lines.lm import CharNgramLM
 from training.lines.lm import combine, count
 
 HANZI = "周末未日期天"
@@ -17,7 +17,7 @@ BOTH = {"chinese": 1.0, "latin": 1.0}
 
 
 @pytest.fixture
-def lm(tmp_path: Path) -> CharBigramLM:
+def lm(tmp_path: Path) -> CharNgramLM:
     chinese = [("周末", 900.0), ("末日", 50.0), ("日期", 400.0), ("未", 300.0), ("天", 800.0)]
     latin = [("august", 5e5), ("augur", 1e4), ("the", 5e7), ("out", 2e6), ("xk", 10.0)]
     path = tmp_path / "lm.npz"
@@ -26,10 +26,10 @@ def lm(tmp_path: Path) -> CharBigramLM:
         "latin": count(latin, LETTERS, joined=False),
     }
     np.savez(path, **combine(parts), version=np.array("test"))
-    return CharBigramLM(path)
+    return CharNgramLM(path)
 
 
-def test_a_word_seen_scores_above_a_pair_never_seen(lm: CharBigramLM) -> None:
+def test_a_word_seen_scores_above_a_pair_never_seen(lm: CharNgramLM) -> None:
     zhou, mo, wei, tian = (lm.chars.index(c) for c in "周末未天")
     assert lm.log_ratio(zhou, mo) > 1.0  # 周末 is a word
     assert lm.log_ratio(zhou, wei) < 0.0  # 周未 is not
@@ -39,17 +39,32 @@ def test_a_word_seen_scores_above_a_pair_never_seen(lm: CharBigramLM) -> None:
     assert lm.log_ratio(a, u) > lm.log_ratio(a, o)
 
 
-def test_scorer_is_neutral_across_scripts_and_on_capitals(lm: CharBigramLM) -> None:
+def test_scorer_is_neutral_across_scripts_and_on_capitals(lm: CharNgramLM) -> None:
     score = lm.scorer(CHARSET, BOTH)
     c = {ch: CHARSET.index(ch) for ch in ["1", " ", "A", "U", "X", "K", "周", "末", "a", "u"]}
-    assert score(-1, c["周"]) == score(c["1"], c["周"]) == score(c["周"], c["1"]) == 0.0
-    assert score(c["a"], c["周"]) == score(c["周"], c["a"]) == score(c[" "], c["a"]) == 0.0
-    assert score(c["X"], c["K"]) == score(c["a"], c["U"]) == 0.0  # codes follow no spelling
-    assert score(c["A"], c["u"]) == score(c["a"], c["u"]) > 0  # the capital is case-folded
-    assert score(c["周"], c["末"]) == pytest.approx(lm.log_ratio(0, 1))
+
+    def two(b: str, n: str) -> float:  # after b, at the start of the line
+        return score(-1, c[b], c[n])
+
+    assert score(-1, -1, c["周"]) == two("1", "周") == two("周", "1") == 0.0
+    assert two("a", "周") == two("周", "a") == two(" ", "a") == 0.0
+    assert two("X", "K") == two("a", "U") == 0.0  # codes follow no spelling
+    assert two("A", "u") == two("a", "u") > 0  # the capital is case-folded
+    assert two("周", "末") == pytest.approx(lm.log_ratio(0, 1))
+    assert score(c["1"], c["周"], c["末"]) == two("周", "末")  # a digit gives no context
     half = lm.scorer(CHARSET, {"chinese": 0.5})
-    assert half(c["周"], c["末"]) == pytest.approx(0.5 * score(c["周"], c["末"]))
-    assert half(c["a"], c["u"]) == 0.0  # no weight: Latin is not scored
+    assert half(-1, c["周"], c["末"]) == pytest.approx(0.5 * two("周", "末"))
+    assert half(-1, c["a"], c["u"]) == 0.0  # no weight: Latin is not scored
+
+
+def test_latin_letters_look_two_back(lm: CharNgramLM) -> None:
+    a, u, g, o, t, x, k = (lm.chars.index(ch) for ch in "augotxk")
+    # 'aug' is frequent, 'oug' never written: the trigram tells them apart, the bigram not.
+    assert lm.log_ratio3(a, u, g) > lm.log_ratio(u, g) > lm.log_ratio3(o, u, g)
+    assert lm.log_ratio3(x, k, t) == lm.log_ratio(k, t)  # context (x, k) never followed
+    score = lm.scorer(CHARSET, BOTH)
+    A, U, G = (CHARSET.index(ch) for ch in "Aug")
+    assert score(A, U, G) == pytest.approx(lm.log_ratio3(a, u, g))
 
 
 def frames_with_a_doubt(first: int, sure: int, likely: int) -> np.ndarray:
@@ -81,19 +96,19 @@ def test_beam_search_with_the_model_keeps_what_the_pixels_are_sure_of(lm) -> Non
 
 def test_files_that_are_not_a_language_model_fail_clearly(tmp_path: Path, lm) -> None:
     with pytest.raises(ModelLoadError, match="does not exist"):
-        CharBigramLM(tmp_path / "missing.npz")
+        CharNgramLM(tmp_path / "missing.npz")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelLoadError, match="cannot be loaded"):
-        CharBigramLM(junk)
+        CharNgramLM(junk)
     with np.load(lm.path) as data:
         arrays = dict(data)
     np.savez(tmp_path / "partial.npz", **{k: v for k, v in arrays.items() if k != "prior"})
     with pytest.raises(ModelLoadError, match="cannot be loaded"):
-        CharBigramLM(tmp_path / "partial.npz")
+        CharNgramLM(tmp_path / "partial.npz")
     np.savez(tmp_path / "short.npz", **{**arrays, "prior": arrays["prior"][:-1]})
     with pytest.raises(ModelLoadError, match="inconsistent"):
-        CharBigramLM(tmp_path / "short.npz")
+        CharNgramLM(tmp_path / "short.npz")
     np.savez(tmp_path / "far.npz", **{**arrays, "pair_first": arrays["pair_first"] + 10_000})
     with pytest.raises(ModelLoadError, match="outside"):
-        CharBigramLM(tmp_path / "far.npz")
+        CharNgramLM(tmp_path / "far.npz")

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.engine import sha256_of
-from app.lines.lm import CharBigramLM
+from app.lines.lm import CharNgramLM
 from tests.conftest import ASSETS, ROOT, encode
 from training.crnn import edit_distance
 
@@ -40,7 +40,7 @@ def cer(client: TestClient, lines: list[tuple[np.ndarray, str]], **params) -> fl
 def test_card_names_the_file_checksum() -> None:
     digest = sha256_of(LM)
     assert CARD["sha256"] == digest and digest in (ROOT / "models" / "lm.md").read_text()
-    assert CharBigramLM(LM).sha256 == digest
+    assert CharNgramLM(LM).sha256 == digest
 
 
 def test_health_lists_the_language_model(client: TestClient) -> None:

@@ -1,4 +1,4 @@
-"""Builds the character bigram model that /lines fuses into beam search.
+"""Builds the character n-gram model that /lines fuses into beam search.
 
     python -m training.lines.lm --out models/
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from app.lines.charset import gb2312_level1
-from app.lines.lm import CharBigramLM
+from app.lines.lm import CharNgramLM
 from training.lines.text import JIEBA, fetch_jieba_dict
 from training.registry import fetch_member
 
@@ -35,6 +35,7 @@ WORDFREQ_EN = "wordfreq/data/large_en.msgpack.gz"
 # wordfreq's frequencies are shares of all words; as counts per this many words they sit on
 # the scale of the smoothing constant the way the dictionary's counts do.
 LATIN_SCALE = 1e9
+INDEX_KEYS = ("_first", "_second", "_third")  # arrays of character indices
 
 
 def fetch_wordfreq_en(cache: Path) -> Path:
@@ -78,6 +79,7 @@ def count(
     n = len(chars)
     prior, context, start, end = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     pairs: Counter[int] = Counter()
+    triples: Counter[int] = Counter()
     for word, freq in words:
         ids = [index.get(c, -1) for c in word]
         if not ids or min(ids) < 0:
@@ -98,10 +100,15 @@ def count(
                 context[i] += weight
         for a, b in itertools.pairwise(ids):
             pairs[a * n + b] += weight
+        if not joined:
+            # Spaced words only: a Chinese triple would cross unseen word boundaries.
+            for a, b, c in zip(ids, ids[1:], ids[2:], strict=False):
+                triples[(a * n + b) * n + c] += weight
     # Characters no word uses still get a floor: the model must score every one.
     seen = prior > 0
     prior[~seen] = prior[seen].min() if seen.any() else 1.0
     keys = np.fromiter(pairs.keys(), np.int64, len(pairs))
+    keys3 = np.fromiter(triples.keys(), np.int64, len(triples))
     return {
         "chars": np.array(list(chars)),
         "prior": prior / prior.sum(),
@@ -111,6 +118,10 @@ def count(
         "pair_first": (keys // n).astype(np.int32),
         "pair_second": (keys % n).astype(np.int32),
         "pair_count": np.fromiter(pairs.values(), np.float64, len(pairs)),
+        "triple_first": (keys3 // (n * n)).astype(np.int32),
+        "triple_second": (keys3 // n % n).astype(np.int32),
+        "triple_third": (keys3 % n).astype(np.int32),
+        "triple_count": np.fromiter(triples.values(), np.float64, len(triples)),
     }
 
 
@@ -121,7 +132,7 @@ def combine(parts: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     for k, arrays in enumerate(parts.values()):
         size = len(arrays["chars"])
         for key, value in arrays.items():
-            shifted = value + offset if key in ("pair_first", "pair_second") else value
+            shifted = value + offset if key.endswith(INDEX_KEYS) else value
             out.setdefault(key, []).append(shifted)
         out.setdefault("script", []).append(np.full(size, k, np.int8))
         offset += size
@@ -146,7 +157,8 @@ def write_card(path: Path, info: dict[str, object]) -> None:
         f"{info['chinese']['pairs']:,} pairs seen inside words, from "
         f"{info['chinese']['words']:,} words |",
         f"| Latin | {info['latin']['characters']} letters (a-z), "
-        f"{info['latin']['pairs']:,} pairs, from {info['latin']['words']:,} words |",
+        f"{info['latin']['pairs']:,} pairs and {info['latin']['triples']:,} triples, from "
+        f"{info['latin']['words']:,} words |",
         f"| Date | {info['date']} |",
         "",
         "## Data",
@@ -185,7 +197,7 @@ def main(argv: list[str] | None = None) -> Path:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{args.name}.npz"
     np.savez_compressed(path, **combine(parts), version=np.array(date.today().isoformat()))
-    CharBigramLM(path)  # it loads as the service will load it
+    CharNgramLM(path)  # it loads as the service will load it
     info = {
         "name": args.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -193,6 +205,7 @@ def main(argv: list[str] | None = None) -> Path:
             script: {
                 "characters": len(arrays["chars"]),
                 "pairs": int(arrays["pair_count"].size),
+                "triples": int(arrays["triple_count"].size),
                 "words": len(words),
             }
             for (script, arrays), words in zip(parts.items(), (zh, en), strict=True)

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 
 from app.core.engine import OnnxModel
 from app.core.errors import NotReady
-from app.lines.lm import CharBigramLM
+from app.lines.lm import CharNgramLM
 from app.schemas import ErrorResponse, HealthResponse, ModelInfo, ReadyResponse
 
 router = APIRouter(tags=["health"])
@@ -13,7 +13,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health", response_model=HealthResponse)
 def health(request: Request) -> HealthResponse:
     """Service status, each model's name, version and checksum, and the provider in use."""
-    models: dict[str, OnnxModel | CharBigramLM] = request.app.state.models
+    models: dict[str, OnnxModel | CharNgramLM] = request.app.state.models
     return HealthResponse(
         status="ok",
         models={
