@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core.config import Settings
+from app.core.engine import sha256_of
 from app.lines.charset import build_charset
 from app.main import create_app
 from training.crnn import edit_distance, write_card
@@ -107,7 +108,18 @@ def main(argv: list[str] | None = None) -> None:
         model = Path(settings.lines_model)
         card = json.loads(model.with_suffix(".json").read_text())
         command = "python bench/eval_lines.py " + " ".join(argv or sys.argv[1:])
-        card["service"] = {"command": command.replace(" --record", ""), "sets": results}
+        beam = settings.lines_beam if args.beam is None else args.beam
+        decoding = "greedy" if beam <= 1 else f"prefix beam search, width {beam}"
+        if beam > 1 and settings.lines_lm:
+            lm_sha = sha256_of(Path(settings.lines_lm))[:12]
+            decoding += (
+                f", with the character n-gram model {Path(settings.lines_lm).name} ({lm_sha})"
+            )
+        card["service"] = {
+            "command": command.replace(" --record", ""),
+            "decoding": decoding,
+            "sets": results,
+        }
         model.with_suffix(".json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
         write_card(model)
 

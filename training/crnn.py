@@ -425,7 +425,8 @@ def write_card(model_path: Path) -> None:
             "## Character error rate through POST /lines (held-out sets)",
             "",
             f"Measured with `{service['command']}`: every line rendered from held-out sources "
-            "only, sent as a PNG to the running service (line finding included).",
+            "only, sent as a PNG to the running service (line finding included)"
+            + (f"; decoding: {service['decoding']}." if service.get("decoding") else "."),
             "",
             "| held-out set | lines | characters | CER | p50 ms |",
             "|---|---|---|---|---|",
