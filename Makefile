@@ -6,7 +6,7 @@ HOST ?= 0.0.0.0
 PORT ?= 8000
 
 .PHONY: run test lint format audit bench load eval eval-lines bench-lines train-lenet5 \
-	train-pairs train-chains train-crnn docker-up docker-down clean
+	train-pairs train-chains train-crnn lm docker-up docker-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,9 @@ train-chains: $(VENV)/.dev-deps
 		--checkpoint runs/chains/last.pt
 
 # Six stages on 2 CPU cores (about 6.6 h in all); needs the Debian fonts named by the script.
+lm: $(VENV)/.dev-deps  ## count the character n-gram model of /lines beam search
+	$(BIN)/python -m training.lines.lm --out models/
+
 train-crnn: $(VENV)/.dev-deps
 	$(BIN)/python -m training.crnn --lines 20000 --epochs 3 --hidden 128 --channels 128 \
 		--eval-lines 200 --checkpoint runs/crnn_slim/last.pt --out runs/crnn_slim/

@@ -91,17 +91,17 @@ def beam_search(
 
     # Each prefix keeps (log P ending in blank, log P ending in a label).
     beams: dict[int, tuple[float, float]] = {0: (0.0, -math.inf)}
-    for frame in log_probs:
-        top = np.argpartition(frame, -per_frame)[-per_frame:] if len(frame) > per_frame else None
-        candidates = [
-            int(c) for c in (top if top is not None else range(len(frame))) if frame[c] > prune
-        ]
+    # Every frame's candidates at once (T x k), then plain Python lists for the loop.
+    k = min(per_frame, log_probs.shape[1])
+    top = np.argpartition(log_probs, -k, axis=1)[:, -k:]
+    scores = np.take_along_axis(log_probs, top, axis=1)
+    for classes, values in zip(top.tolist(), scores.tolist(), strict=True):
+        candidates = [(c, p) for c, p in zip(classes, values, strict=True) if p > prune]
         nxt: dict[int, tuple[float, float]] = {}
         add = _accumulate(nxt)
         for node, (pb, pnb) in beams.items():
             total = _logsumexp(pb, pnb)
-            for c in candidates:
-                p = float(frame[c])
+            for c, p in candidates:
                 if c == blank:
                     add(node, total + p, -math.inf)
                 elif last[node] == c:

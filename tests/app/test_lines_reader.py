@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import TooManyCharacters
+from app.lines import reader as reader_module
 from app.lines.ctc import DecodedChar
 from app.lines.preprocess import frame_count
 from app.lines.reader import LineReader, char_edges
@@ -74,3 +75,17 @@ def test_char_edges_split_halfway_between_spikes() -> None:
     chars = [DecodedChar(1, 0.9, 4, 5), DecodedChar(2, 0.9, 10, 11), DecodedChar(1, 0.9, 20, 21)]
     assert char_edges(chars, 30) == [1.5, 7.5, 15.5, 25.5]
     assert char_edges(chars[:1], 30) == [0.0, 30.0]
+
+
+def test_beam_search_stops_at_the_frame_budget(t10k, monkeypatch) -> None:
+    lr, _ = reader()
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(lr, "_decode", lambda logp, beam: calls.append((len(logp), beam)) or [])
+    page = page_of_rows(t10k, 3)
+    lr.read(page, beam=8)
+    assert [b for _, b in calls] == [8, 8, 8]
+    frames = [n for n, _ in calls]
+    calls.clear()
+    monkeypatch.setattr(reader_module, "BEAM_MAX_FRAMES", frames[0] + frames[1] // 2)
+    lr.read(page, beam=8)
+    assert [b for _, b in calls] == [8, 0, 0]
