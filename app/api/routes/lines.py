@@ -37,8 +37,10 @@ async def read_lines(
     """Read every handwritten line in the uploaded image (multipart field `file`).
 
     Lines may mix digits, Latin letters and Chinese. The page is deskewed (up to 8 degrees),
-    split into lines, and all lines are read by the CRNN in one batch. Lines come top to
-    bottom, each with its box and per-character confidence and position.
+    split into lines, and all lines are read by the CRNN in one batch, then decoded by CTC
+    beam search that also weighs which Chinese character, or which lowercase letter, is likely
+    to follow (`beam=0`: greedy, without it). Lines come top to bottom, each with its box and
+    per-character confidence and position.
     """
     return JSONResponse(
         await run(
