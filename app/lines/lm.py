@@ -144,6 +144,7 @@ class CharNgramLM:
         value = self.pairs.get(a * len(self.chars) + b)
         if value is not None:
             return value
+        # _log_ratio with C(a, b) = 0, in plain floats: the decoder calls this per new prefix.
         p_b = float(self.prior[b])
         return (
             math.log(float(self.end[a] * self.start[b]) + self.kappa * p_b)

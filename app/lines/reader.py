@@ -57,7 +57,6 @@ class LineReader:
         self.stride = int(model.metadata["stride"])
         self.max_lines = max_lines
         self.max_width = max_width
-        self.lm = lm
         weights = {k: w for k, w in (lm_weights or {}).items() if w > 0}
         self.lm_score = lm.scorer(self.charset, weights) if lm and weights else None
 

@@ -200,11 +200,13 @@ def _box_in_upload(inv: np.ndarray, x0: int, y0: int, x1: int, y1: int, shape: t
     return LineBox(int(ax0), int(ay0), int(ax1 - ax0), int(ay1 - ay0))
 
 
-def page_skew(mask: np.ndarray, single_line: bool = False) -> float:
+def page_skew(
+    mask: np.ndarray, single_line: bool = False, bands: list[tuple[int, int]] | None = None
+) -> float:
     """The rotation find_lines applies: the projection profile's on a page of several lines;
     on one line its own tilt, and only past TILT_TOLERANCE_DEG, which the CRNN reads as is
-    (it was trained on lines rotated that much)."""
-    if not single_line and len(_bands(mask)) > 1:
+    (it was trained on lines rotated that much). `bands`: the mask's, if already known."""
+    if not single_line and len(_bands(mask) if bands is None else bands) > 1:
         return estimate_skew(mask)
     tilt = line_tilt(mask)
     if abs(tilt) < TILT_TOLERANCE_DEG:
@@ -217,7 +219,8 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
     ink = ink_map(gray)
     if not ink.mask.any():
         return []
-    angle = page_skew(ink.mask, single_line)
+    level = None if single_line else _bands(ink.mask)
+    angle = page_skew(ink.mask, single_line, level)
     # The ink-dark page, so every crop has the polarity the model was trained on.
     dark = np.round(255.0 * (1.0 - ink.strength)).astype(np.uint8)
     mask = ink.mask
@@ -231,7 +234,8 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
         bands = [(int(rows[0]), int(rows[-1]) + 1)]
     else:
         char_h = _char_height(mask)
-        bands = [part for band in _bands(mask) for part in _split_touching(mask, band, char_h)]
+        found = _bands(mask) if angle or level is None else level  # unrotated: already known
+        bands = [part for band in found for part in _split_touching(mask, band, char_h)]
     lines = []
     for y0, y1 in bands:
         cols = np.nonzero(mask[y0:y1].any(axis=0))[0]
