@@ -18,7 +18,7 @@ from app.digits.preprocess import (
     to_model_input,
 )
 from app.digits.segment import Box, Piece, Segment, segment_digits
-from app.lines.ctc import DecodedChar, greedy_decode
+from app.lines.ctc import DecodedChar, greedy_decode, log_likelihood
 from app.lines.reader import LineReader, char_edges
 from app.vision.binarize import ink_map
 
@@ -39,6 +39,9 @@ PAIR_COST = 0.3
 SURE_WHOLE = 0.5
 # A digit read less surely than this is read again from slightly re-posed copies.
 UNSURE = 0.6
+# Log-probability a chain reading's digit costs where no path of pieces reads that many
+# digits (-3 and -6 measured alike: such readings rarely win either way).
+UNPLACED_DIGIT = math.log(1e-3)
 PieceKey = tuple[int, tuple[int, int]]  # (segment index, (first cut, last cut))
 PiecePath = list[tuple[tuple[int, int], bool]]  # a segment's pieces, each flagged if a pair
 
@@ -153,7 +156,7 @@ class DigitReader:
             probs = self._classify_pieces(segments, known=kept)
         pair_probs = self._read_pairs(segments)
         paths = [self._best_reading(n, seg, probs, pair_probs) for n, seg in enumerate(segments)]
-        chains = self._read_chains(segments, paths)
+        chains = self._read_chains(segments, paths, probs, pair_probs)
         paths = [path for path, _ in paths]
         # Second opinions only where they may matter: digits read unsurely.
         rereads = [
@@ -305,12 +308,16 @@ class DigitReader:
         return [(key, key in as_pair) for key in path], sum(scores[key] for key in path)
 
     def _read_chains(
-        self, segments: list[Segment], paths: list[tuple[PiecePath, float]]
+        self,
+        segments: list[Segment],
+        paths: list[tuple[PiecePath, float]],
+        probs: dict[PieceKey, np.ndarray],
+        pair_probs: dict[PieceKey, np.ndarray],
     ) -> dict[int, list[ReadDigit]]:
-        """Blobs cut into candidates, read whole by the chain reader (one batch); those whose
-        reading is surer than their best path of pieces (`paths`: path and score), by
-        segment index. A blob both read as one digit keeps LeNet-5's reading, and a stray
-        mark (a short blob) is no chain of digits."""
+        """Blobs cut into candidates, read whole by the chain reader (one batch); those where
+        its reading wins over the best path of pieces (`paths`: path and score; see
+        `_chain_wins`), by segment index. A blob both read as one digit keeps LeNet-5's
+        reading, and a stray mark (a short blob) is no chain of digits."""
         chains = self.chains
         if chains is None:
             return {}
@@ -326,15 +333,81 @@ class DigitReader:
         out: dict[int, list[ReadDigit]] = {}
         for (n, whole), (_, x0, scale), logp in zip(todo, fitted, logps, strict=True):
             decoded = greedy_decode(logp)
-            path, path_score = paths[n]
-            score = sum(math.log(max(d.confidence, 1e-9)) for d in decoded)
-            one_digit = len(path) == 1 and not path[0][1] and len(decoded) == 1
-            # Whichever is surer wins (a margin of -1 or +1 either way measured no better).
-            if decoded and score > path_score and not one_digit:
+            path = paths[n][0]
+            if not decoded or (len(path) == 1 and not path[0][1] and len(decoded) == 1):
+                continue
+            chain_text = "".join(chains.charset[d.index] for d in decoded)
+            if self._chain_wins(n, segments[n], chain_text, logp, paths[n], probs, pair_probs):
                 out[n] = self._chain_digits(
                     chains, decoded, logp, whole.box, x0, scale, segments[n].row
                 )
         return out
+
+    def _chain_wins(
+        self,
+        n: int,
+        seg: Segment,
+        chain_text: str,
+        logp: np.ndarray,
+        best: tuple[PiecePath, float],
+        probs: dict[PieceKey, np.ndarray],
+        pair_probs: dict[PieceKey, np.ndarray],
+    ) -> bool:
+        """Whether a blob keeps the chain reader's digits rather than its best path of pieces.
+        Where they read the same digits the pieces stay (their boxes are the ink's own).
+        Where they disagree, each reading is scored by both readers: the chain reader's
+        likelihood of those digits over all its alignments (CTC), plus the best path of
+        pieces that reads those digits, equally weighted (weights 0.5-2 measured no better).
+        Two readers that err differently outvote one that is wrong but sure: the chain
+        reader's own confidence against the path's measured worse."""
+        path, path_score = best
+        path_text = "".join(
+            self.pair_labels[int(pair_probs[(n, key)].argmax())]
+            if pair
+            else self.labels[int(probs[(n, key)].argmax())]
+            for key, pair in path
+        )
+        if chain_text == path_text:
+            return False
+        charset = self.chains.charset if self.chains is not None else []
+
+        def both(text: str, lattice: float) -> float:
+            return log_likelihood(logp, [charset.index(c) for c in text]) + lattice
+
+        lattice = max(
+            self._lattice_score(n, seg, chain_text, probs, pair_probs),
+            UNPLACED_DIGIT * len(chain_text),
+        )
+        return both(chain_text, lattice) >= both(path_text, path_score)
+
+    def _lattice_score(
+        self,
+        n: int,
+        seg: Segment,
+        text: str,
+        probs: dict[PieceKey, np.ndarray],
+        pair_probs: dict[PieceKey, np.ndarray],
+    ) -> float:
+        """Summed log-probability of the best path of pieces through segment `n` that reads
+        exactly `text` (-inf where no path has that many digits): best_path with the digits
+        given."""
+        digit = {label: k for k, label in enumerate(self.labels)}
+        pair = {label: k for k, label in enumerate(self.pair_labels)} if self.pairs else {}
+        # best[(cut, k)]: the likeliest way from cut 0 to `cut` reading text[:k].
+        best: dict[tuple[int, int], float] = {(0, 0): 0.0}
+        for (a, b), piece in sorted(seg.pieces.items(), key=lambda item: item[0][1]):
+            p, two = probs[(n, (a, b))], pair_probs.get((n, (a, b)))
+            for k in range(1, len(text) + 1):
+                options = []
+                if (a, k - 1) in best:
+                    one = math.log(max(float(p[digit[text[k - 1]]]), 1e-9)) + piece.prior
+                    options.append(best[(a, k - 1)] + one)
+                if two is not None and k >= 2 and (a, k - 2) in best:
+                    both = math.log(max(float(two[pair[text[k - 2 : k]]]), 1e-9)) - PAIR_COST
+                    options.append(best[(a, k - 2)] + both)
+                if options and max(options) > best.get((b, k), -math.inf):
+                    best[(b, k)] = max(options)
+        return best.get((len(seg.cuts) - 1, len(text)), -math.inf)
 
     def _chain_digits(
         self,

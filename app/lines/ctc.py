@@ -121,19 +121,45 @@ def beam_search(
     return labels[::-1]
 
 
+def _label_states(labels: list[int], blank: int) -> tuple[np.ndarray, np.ndarray]:
+    """CTC's extended label sequence (blank, l1, blank, l2, ..., blank) and, per state,
+    whether it may be entered from two states back (skipping a blank between different
+    labels)."""
+    ext = np.full(2 * len(labels) + 1, blank)
+    ext[1::2] = labels
+    can_skip = np.zeros(len(ext), bool)
+    can_skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
+    return ext, can_skip
+
+
+def log_likelihood(log_probs: np.ndarray, labels: list[int], blank: int = 0) -> float:
+    """log P(labels | frames) summed over every CTC alignment (the forward algorithm): how
+    well a given reading fits T x C log-probabilities, whatever the model decoded itself."""
+    if not labels:
+        return float(log_probs[:, blank].sum())
+    if log_probs.shape[0] == 0:
+        return -math.inf
+    ext, can_skip = _label_states(labels, blank)
+    emit = log_probs[:, ext]  # T x S
+    alpha = np.full(len(ext), -np.inf)
+    alpha[:2] = emit[0, :2]
+    none = np.full(2, -np.inf)
+    for t in range(1, log_probs.shape[0]):
+        advance = np.concatenate([none[:1], alpha[:-1]])
+        skip = np.where(can_skip, np.concatenate([none, alpha[:-2]]), -np.inf)
+        alpha = np.logaddexp(np.logaddexp(alpha, advance), skip) + emit[t]
+    return float(np.logaddexp(alpha[-1], alpha[-2]))
+
+
 def align(log_probs: np.ndarray, labels: list[int], blank: int = 0) -> list[DecodedChar]:
     """Viterbi forced alignment of `labels` to the frames: where each label sits and how sure
     the model is of it there (used to place beam-search results)."""
     if not labels:
         return []
     t_max = log_probs.shape[0]
-    ext = np.full(2 * len(labels) + 1, blank)
-    ext[1::2] = labels  # blank, l1, blank, l2, ..., blank
+    ext, can_skip = _label_states(labels, blank)
     s_max = len(ext)
     emit = log_probs[:, ext]  # T x S
-    # A state may skip the blank before it unless it repeats the label two states back.
-    can_skip = np.zeros(s_max, bool)
-    can_skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
     score = np.full((t_max, s_max), -np.inf)
     back = np.zeros((t_max, s_max), np.int64)
     score[0, :2] = emit[0, :2]

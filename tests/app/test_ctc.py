@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.lines.charset import build_charset, gb2312_level1
-from app.lines.ctc import align, beam_search, greedy_decode, log_softmax
+from app.lines.ctc import align, beam_search, greedy_decode, log_likelihood, log_softmax
 
 
 def frames(path: list[int], classes: int = 5, sure: float = 4.0) -> np.ndarray:
@@ -69,3 +69,26 @@ def test_beam_search_over_the_full_charset_places_every_label() -> None:
     placed = align(logp, labels)
     assert [c.index for c in placed] == labels and labels
     assert all(a.end <= b.start for a, b in itertools.pairwise(placed))
+
+
+def _collapse(path: tuple[int, ...]) -> list[int]:
+    """A frame path read as CTC reads it: repeats merged, then blanks (0) dropped."""
+    return [k for k, _ in itertools.groupby(path) if k != 0]
+
+
+@pytest.mark.parametrize("labels", [[1, 2], [2, 2], [1], [], [3, 1, 3]])
+def test_log_likelihood_sums_every_alignment(labels: list[int]) -> None:
+    rng = np.random.default_rng(len(labels))
+    log_probs = np.log(rng.dirichlet(np.ones(4), size=6))  # 6 frames, blank + 3 classes
+    brute = [
+        log_probs[np.arange(6), list(path)].sum()
+        for path in itertools.product(range(4), repeat=6)
+        if _collapse(path) == labels
+    ]
+    assert log_likelihood(log_probs, labels) == pytest.approx(np.logaddexp.reduce(brute))
+
+
+def test_log_likelihood_of_more_labels_than_frames_can_hold_is_minus_inf() -> None:
+    log_probs = np.log(np.full((3, 4), 0.25))
+    assert log_likelihood(log_probs, [1, 1, 1]) == -np.inf  # two blanks needed between repeats
+    assert np.isfinite(log_likelihood(log_probs, [1, 2, 3]))

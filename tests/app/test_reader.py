@@ -1,12 +1,16 @@
 """app/digits/reader.py: pieces that enclose the same ink are read once; a fragment the
-segmenter left apart rejoins its digit."""
+segmenter left apart rejoins its digit; the chain reader and the pieces are weighed together."""
+
+import math
 
 import cv2
 import numpy as np
+import pytest
 
 from app.digits import reader as reader_module
 from app.digits.reader import distinct_pieces
-from app.digits.segment import segment_digits
+from app.digits.segment import Box, Piece, Segment, segment_digits
+from app.lines.ctc import greedy_decode
 from app.vision.binarize import ink_map
 from tests.conftest import digit_row
 
@@ -103,3 +107,74 @@ def test_two_digits_one_above_the_other_stay_two(t10k, client) -> None:
             (str(labels[i + 1]), 1),
         ]
     assert right >= 48
+
+
+def _lattice(reads: dict[tuple[int, int], dict[int, float]]) -> tuple[Segment, dict]:
+    """A blob with cuts 0..3 and a piece per (i, j) of `reads`, each read as the given digits
+    (the rest of its probability spread evenly); wider pieces than one cut step get a prior
+    of -1, as wide strips do."""
+    pieces, probs = {}, {}
+    for (a, b), digits in reads.items():
+        p = np.full(10, (1.0 - sum(digits.values())) / (10 - len(digits)))
+        for d, v in digits.items():
+            p[d] = v
+        box = Box(10 * a, 0, 10 * (b - a), 20)
+        pieces[(a, b)] = Piece(box, np.zeros((20, 10 * (b - a)), np.float32), -1.0 * (b - a > 1))
+        probs[(0, (a, b))] = p
+    return Segment(Box(0, 0, 30, 20), 0, [0, 10, 20, 30], pieces, ref_height=20.0), probs
+
+
+THREE = {(0, 1): {3: 0.9}, (1, 2): {8: 0.8}, (2, 3): {5: 0.7}, (0, 2): {}, (1, 3): {}, (0, 3): {}}
+
+
+def test_lattice_score_is_the_best_path_reading_the_given_digits(client) -> None:
+    reader = client.app.state.digit_reader
+    seg, probs = _lattice(THREE)
+    assert reader._lattice_score(0, seg, "385", probs, {}) == pytest.approx(
+        math.log(0.9) + math.log(0.8) + math.log(0.7)
+    )
+    assert reader._lattice_score(0, seg, "85", probs, {}) == pytest.approx(
+        max(math.log(0.9 / 9) + math.log(0.1) - 1, math.log(0.1) - 1 + math.log(0.7))
+    )
+    assert reader._lattice_score(0, seg, "3855", probs, {}) == -math.inf  # only 3 pieces
+    pair = np.full(100, 0.4 / 99)
+    pair[85] = 0.6  # the last two pieces read together as "85"
+    score = reader._lattice_score(0, seg, "385", probs, {(0, (1, 3)): pair})
+    assert score == pytest.approx(
+        max(
+            math.log(0.9) + math.log(0.8) + math.log(0.7),
+            math.log(0.9) + math.log(0.6) - reader_module.PAIR_COST,
+        )
+    )
+
+
+def _chain_frames(first: float) -> np.ndarray:
+    """Chain-reader frames (blank + '0'-'9') reading "85", with a '3' before it that the
+    first frame gives probability `first` (the blank takes the rest of it but 0.02)."""
+    p = np.full((5, 11), 0.01)
+    p[0, 4], p[0, 0] = first, 1.0 - first - 0.09
+    p[1, 0], p[2, 9], p[3, 0], p[4, 6] = 0.9, 0.9, 0.9, 0.9
+    return np.log(p / p.sum(axis=1, keepdims=True))
+
+
+def test_sure_pieces_outvote_a_chain_reading_that_drops_a_digit(client) -> None:
+    reader = client.app.state.digit_reader
+    seg, probs = _lattice(THREE)
+    path = [((0, 1), False), ((1, 2), False), ((2, 3), False)]
+    best = (path, math.log(0.9) + math.log(0.8) + math.log(0.7))
+    logp = _chain_frames(first=0.3)
+    assert "".join(reader.chains.charset[d.index] for d in greedy_decode(logp)) == "85"
+    assert not reader._chain_wins(0, seg, "85", logp, best, probs, {})
+    # Pieces that read "385" only faintly lose to the chain reader's sure "85".
+    faint, faint_probs = _lattice(
+        {
+            (0, 1): {3: 0.3},
+            (1, 2): {8: 0.3},
+            (2, 3): {5: 0.3},
+            (0, 2): {8: 0.2},
+            (1, 3): {},
+            (0, 3): {},
+        }
+    )
+    best = (path, 3 * math.log(0.3))
+    assert reader._chain_wins(0, faint, "85", _chain_frames(first=0.02), best, faint_probs, {})
