@@ -18,9 +18,8 @@ from tqdm import tqdm
 from app.digits import preprocess, reader, segment
 from app.digits.preprocess import INPUT_SIZE, PAIR_INPUT, normalize_digit, normalize_pair
 from app.digits.reader import is_pair_candidate
-from app.digits.segment import Piece, Segment, segment_digits
+from app.digits.segment import Piece, Segment, digit_ink, segment_digits
 from app.vision import binarize
-from app.vision.binarize import ink_map
 from training.digit_sheets import Row, make_row
 
 MARGIN = 8
@@ -53,7 +52,7 @@ def pieces_with_shares(row: Row) -> Iterator[tuple[Segment, Piece, np.ndarray, n
     owner = np.pad(owner_map(row), MARGIN, constant_values=-1)
     totals = np.bincount(owner[owner >= 0], minlength=len(row.glyphs))
     gray = (255 * (1 - ink)).astype(np.uint8)
-    for seg in segment_digits(ink_map(gray), eager=True):
+    for seg in segment_digits(digit_ink(gray), eager=True):
         for piece in seg.pieces.values():
             b = piece.box
             own = owner[b.y : b.bottom, b.x : b.right][piece.ink > 0.05]

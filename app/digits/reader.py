@@ -17,10 +17,9 @@ from app.digits.preprocess import (
     second_looks,
     to_model_input,
 )
-from app.digits.segment import Box, Piece, Segment, segment_digits
+from app.digits.segment import Box, Piece, Segment, digit_ink, segment_digits
 from app.lines.ctc import DecodedChar, greedy_decode, log_likelihood
 from app.lines.reader import LineReader, char_edges
-from app.vision.binarize import ink_map
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
 # A blob much shorter than its line's digits is read only when at least this sure (0.5, 0.7 and
@@ -141,7 +140,7 @@ class DigitReader:
 
     def read(self, gray: np.ndarray) -> list[ReadDigit]:
         """All digits of a grayscale image in reading order."""
-        segments = segment_digits(ink_map(gray))
+        segments = segment_digits(digit_ink(gray))
         probs = self._classify_pieces(segments)
         # A narrow blob read whole without confidence may be a touching pair: cut it too.
         unsure = {

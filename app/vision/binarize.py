@@ -57,8 +57,10 @@ def flatten_illumination(gray: np.ndarray) -> np.ndarray:
     return cv2.divide(gray, bg, scale=255.0)
 
 
-def ink_map(gray: np.ndarray) -> InkMap:
-    """Binarise a grayscale image of any polarity and lighting into an ink mask and strength."""
+def ink_map(gray: np.ndarray, faint: float | None = None) -> InkMap:
+    """Binarise a grayscale image of any polarity and lighting into an ink mask and strength.
+    With `faint`, ink at least that strong joins the mask where it touches the mask's ink
+    (hysteresis: `grow_faint_ink`)."""
     hist = _hist(gray)
     dark = dark_ink(gray, hist)
     if dark is not gray:
@@ -79,7 +81,21 @@ def ink_map(gray: np.ndarray) -> InkMap:
     lut = np.clip(
         (paper_level - np.arange(256, dtype=np.float32)) / (paper_level - ink_level), 0, 1
     )
-    return InkMap(mask=mask, strength=cv2.LUT(gray, lut))
+    strength = cv2.LUT(gray, lut)
+    if faint is not None:
+        mask = grow_faint_ink(mask, strength, faint)
+    return InkMap(mask=mask, strength=strength)
+
+
+def grow_faint_ink(mask: np.ndarray, strength: np.ndarray, faint: float) -> np.ndarray:
+    """The mask, plus each stretch of ink at least `faint` strong that touches it: a pale or
+    blurred stroke that Otsu's threshold breaks into specks stays joined to its digit, while
+    faint marks that touch no sure ink (noise, smudges) stay out."""
+    count, labels = cv2.connectedComponents((strength >= faint).view(np.uint8), connectivity=8)
+    keep = np.zeros(count, np.uint8)
+    keep[labels[mask > 0]] = 1
+    keep[0] = 0
+    return np.maximum(mask, keep[labels])
 
 
 def _blank(shape: tuple[int, ...]) -> InkMap:

@@ -54,7 +54,7 @@ def _page(glyphs: list[np.ndarray], gap: int = 14) -> np.ndarray:
 def test_a_detached_bar_rejoins_its_digit(t10k, client, monkeypatch) -> None:
     images, labels = t10k
     reader = client.app.state.digit_reader
-    fives = [i for i in range(1000) if labels[i] == 5][:40]
+    fives = [i for i in range(2000) if labels[i] == 5][:80]
     apart, misread_apart = 0, 0
     for i in fives:
         # t10k 0, 1, 2 are "7", "2", "1"
@@ -69,11 +69,12 @@ def test_a_detached_bar_rejoins_its_digit(t10k, client, monkeypatch) -> None:
             assert "".join(d.label for d in joined) == "7521", i
             # The 5's box now holds its bar: higher up and further right.
             assert joined[1].box.y < alone[1].box.y and joined[1].box.right > alone[1].box.right
-    assert apart >= 10 and misread_apart >= 3
+    assert apart >= 15 and misread_apart >= 3
 
 
-def _waist_cut(img: np.ndarray, gap: int = 1) -> np.ndarray:
-    """A digit broken at mid-height by `gap` blank rows."""
+def _waist_cut(img: np.ndarray, gap: int = 2) -> np.ndarray:
+    """A digit broken at mid-height by `gap` blank rows (a one-row break is bridged by the
+    faint ink the page's 2x scaling leaves in it, as it should be)."""
     rows = np.nonzero(img.max(axis=1))[0]
     mid = (rows.min() + rows.max()) // 2
     return np.vstack([img[:mid], np.zeros((gap, img.shape[1]), np.uint8), img[mid:]])

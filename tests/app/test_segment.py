@@ -201,3 +201,37 @@ def test_a_wide_three_broken_at_its_waist_is_one_digit(t10k) -> None:
     assert len(boxes_of(page)) == len(others) + 1
     side_by_side, _ = digit_row(t10k, threes, gap=2, margin=20)
     assert len(boxes_of(cv2.resize(side_by_side, None, fx=3, fy=3))) == 2
+
+
+def _faint_topped(img28: np.ndarray, share: float) -> np.ndarray:
+    """A digit twice MNIST's size, dark on white, its upper half written at `share` of the
+    ink's darkness (a pencil lifting off), with a faint smudge well away from it."""
+    ink = cv2.resize(img28, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    ink[:28] *= share
+    page = np.pad(ink, ((20, 20), (20, 60)))
+    page[40:50, 100:110] = 255 * share  # the smudge touches no sure ink
+    return (255 - page).astype(np.uint8)
+
+
+def test_faint_strokes_touching_sure_ink_join_its_mask(t10k) -> None:
+    images, labels = t10k
+    for i in np.nonzero(labels == 6)[0][:5]:
+        page = _faint_topped(images[i], share=0.3)
+        plain = ink_map(page).mask
+        grown = ink_map(page, faint=0.2).mask
+        assert (grown >= plain).all()
+        assert not grown[40:50, 100:110].any()  # the smudge stays out
+        digit = grown[:, :100]
+        assert cv2.connectedComponents(digit)[0] - 1 == 1  # one stroke again
+        assert digit[:48].sum() > 3 * plain[:48].sum()  # the faint half is back
+
+
+def test_a_digit_with_a_faint_half_is_read_whole(t10k, client) -> None:
+    images, labels = t10k
+    wrong = 0
+    for i in np.nonzero(labels == 6)[0][:10]:
+        page = _faint_topped(images[i], share=0.3)
+        _ok, png = cv2.imencode(".png", page)
+        found = client.post("/digits", files={"file": ("six.png", png.tobytes())}).json()
+        wrong += found["text"] != "6"
+    assert wrong <= 1
