@@ -65,9 +65,9 @@ train-pairs: $(VENV)/.dev-deps
 	$(BIN)/python -m training.pairs --rows 15000 --epochs 10 --seed 1 --out models/ \
 		--checkpoint runs/pairs/last.pt
 
-# The chain reader for blobs of touching digits: a small CTC model (about 25 min on 2 cores).
+# The chain reader for blobs of touching digits: a small CTC model (about 75 min on 2 cores).
 train-chains: $(VENV)/.dev-deps
-	$(BIN)/python -m training.chains --rows 20000 --epochs 6 --seed 1 --out models/ \
+	$(BIN)/python -m training.chains --rows 60000 --epochs 5 --seed 11 --out models/ \
 		--checkpoint runs/chains/last.pt
 
 # Six stages on 2 CPU cores (about 6.6 h in all); needs the Debian fonts named by the script.

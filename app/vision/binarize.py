@@ -91,11 +91,14 @@ def grow_faint_ink(mask: np.ndarray, strength: np.ndarray, faint: float) -> np.n
     """The mask, plus each stretch of ink at least `faint` strong that touches it: a pale or
     blurred stroke that Otsu's threshold breaks into specks stays joined to its digit, while
     faint marks that touch no sure ink (noise, smudges) stay out."""
-    count, labels = cv2.connectedComponents((strength >= faint).view(np.uint8), connectivity=8)
+    grown = np.bitwise_or(mask, (strength >= faint).view(np.uint8))
+    count, labels = cv2.connectedComponentsWithAlgorithm(grown, 8, cv2.CV_32S, cv2.CCL_GRANA)
     keep = np.zeros(count, np.uint8)
     keep[labels[mask > 0]] = 1
+    if keep[1:].all():  # the usual case: every faint stretch touches sure ink
+        return grown
     keep[0] = 0
-    return np.maximum(mask, keep[labels])
+    return keep[labels]
 
 
 def _blank(shape: tuple[int, ...]) -> InkMap:
