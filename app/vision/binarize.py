@@ -97,8 +97,7 @@ def grow_faint_ink(mask: np.ndarray, strength: np.ndarray, faint: float) -> np.n
     keep[labels[mask > 0]] = 1
     if keep[1:].all():  # the usual case: every faint stretch touches sure ink
         return grown
-    keep[0] = 0
-    return keep[labels]
+    return keep[labels]  # the background (label 0) holds no mask pixel: it stays 0
 
 
 def _blank(shape: tuple[int, ...]) -> InkMap:
