@@ -75,7 +75,6 @@ class DigitReader:
     ) -> None:
         self.model = model
         self.labels: list[str] = list(model.meta_json("labels"))  # type: ignore[arg-type]
-        self.label_index = {label: k for k, label in enumerate(self.labels)}
         self.input_size = int(model.metadata["input_size"])
         self.mean = float(model.metadata["mean"])
         self.std = float(model.metadata["std"])
@@ -85,14 +84,10 @@ class DigitReader:
         self.pairs = pairs
         if pairs is not None:
             self.pair_labels: list[str] = list(pairs.meta_json("labels"))  # type: ignore[arg-type]
-            self.pair_index = {label: k for k, label in enumerate(self.pair_labels)}
             self.pair_mean = float(pairs.metadata["mean"])
             self.pair_std = float(pairs.metadata["std"])
         # Optional: reads a blob of touching digits whole (CTC), where cuts fail.
         self.chains = LineReader(chains) if chains is not None else None
-        self.chain_index = (
-            {label: k for k, label in enumerate(self.chains.charset)} if self.chains else {}
-        )
 
     def classify(self, digits: np.ndarray) -> np.ndarray:
         """N x 32 x 32 normalised digits in [0, 1] -> N x 10 probabilities."""
@@ -373,9 +368,10 @@ class DigitReader:
         )
         if chain_text == path_text:
             return False
+        charset = self.chains.charset if self.chains is not None else []
 
         def both(text: str, lattice: float) -> float:
-            return log_likelihood(logp, [self.chain_index[c] for c in text]) + lattice
+            return log_likelihood(logp, [charset.index(c) for c in text]) + lattice
 
         lattice = max(
             self._lattice_score(n, seg, chain_text, probs, pair_probs),
@@ -394,6 +390,8 @@ class DigitReader:
         """Summed log-probability of the best path of pieces through segment `n` that reads
         exactly `text` (-inf where no path has that many digits): best_path with the digits
         given."""
+        digit = {label: k for k, label in enumerate(self.labels)}
+        pair = {label: k for k, label in enumerate(self.pair_labels)} if self.pairs else {}
         # best[(cut, k)]: the likeliest way from cut 0 to `cut` reading text[:k].
         best: dict[tuple[int, int], float] = {(0, 0): 0.0}
         for (a, b), piece in sorted(seg.pieces.items(), key=lambda item: item[0][1]):
@@ -401,12 +399,11 @@ class DigitReader:
             for k in range(1, len(text) + 1):
                 options = []
                 if (a, k - 1) in best:
-                    one = math.log(max(float(p[self.label_index[text[k - 1]]]), 1e-9))
-                    one += piece.prior
+                    one = math.log(max(float(p[digit[text[k - 1]]]), 1e-9)) + piece.prior
                     options.append(best[(a, k - 1)] + one)
                 if two is not None and k >= 2 and (a, k - 2) in best:
-                    pair = math.log(max(float(two[self.pair_index[text[k - 2 : k]]]), 1e-9))
-                    options.append(best[(a, k - 2)] + pair - PAIR_COST)
+                    as_pair = math.log(max(float(two[pair[text[k - 2 : k]]]), 1e-9))
+                    options.append(best[(a, k - 2)] + as_pair - PAIR_COST)
                 if options and max(options) > best.get((b, k), -math.inf):
                     best[(b, k)] = max(options)
         return best.get((len(seg.cuts) - 1, len(text)), -math.inf)
