@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-KINDS = ("spaced", "touching", "rows", "photo", "single")
+KINDS = ("spaced", "touching", "rows", "photo", "single", "form")
+# What a form prints around handwritten digits.
+FURNITURE = ("underline", "comb", "box", "ruled")
 
 
 @dataclass
@@ -107,15 +109,51 @@ def _render(ink: np.ndarray, rng: np.random.Generator, photo: bool) -> np.ndarra
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 
+def _furnish(ink: np.ndarray, row: Row, x0: int, y0: int, rng: np.random.Generator) -> None:
+    """Draw a form's lines around one row placed at (x0, y0) of the ink layer: an underline
+    (touching the digits or not), a comb of boxes (one per digit), a box around the row, or
+    a ruled line above and below. Printed lines are often paler than the writing."""
+    style = FURNITURE[int(rng.integers(len(FURNITURE)))]
+    level = float(rng.uniform(0.5, 1.0))
+    thick = int(rng.integers(1, 4))
+    tops = [top for _, _, top in row.glyphs]
+    bottoms = [top + g.shape[0] for g, _, top in row.glyphs]
+    top, bottom = y0 + min(tops), y0 + max(bottoms)
+    left = x0 + row.glyphs[0][1]
+    right = x0 + max(x + g.shape[1] for g, x, _ in row.glyphs)
+    pad = int(rng.integers(2, 9))
+    layer = np.zeros_like(ink)
+    if style == "underline":
+        y = bottom + int(rng.integers(-2, 4))
+        cv2.line(layer, (left - pad, y), (right + pad, y), level, thick)
+    elif style == "box":
+        cv2.rectangle(layer, (left - pad, top - pad), (right + pad, bottom + pad), level, thick)
+    elif style == "ruled":
+        for y in (top - pad, bottom + int(rng.integers(-1, 4))):
+            cv2.line(layer, (0, y), (ink.shape[1] - 1, y), level, thick)
+    else:  # comb: cells split half-way between neighbouring digits
+        edges = [left - pad]
+        for (g, x, _), (_, nx, _) in zip(row.glyphs, row.glyphs[1:], strict=False):
+            edges.append(x0 + (x + g.shape[1] + nx) // 2)
+        edges.append(right + pad)
+        cv2.rectangle(layer, (edges[0], top - pad), (edges[-1], bottom + pad), level, thick)
+        for x in edges[1:-1]:
+            cv2.line(layer, (x, top - pad), (x, bottom + pad), level, thick)
+    np.maximum(ink, layer, out=ink)
+
+
 def make_sheet(
     images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str
 ) -> Sheet:
     """One image of the given kind: spaced | touching | rows (2-4 rows) | photo (rows on paper)
-    | single (one digit alone)."""
-    n_rows = int(rng.integers(2, 5)) if kind in ("rows", "photo") else 1
+    | single (one digit alone) | form (1-3 rows on form lines, half of them photographed)."""
+    if kind == "form":
+        n_rows = int(rng.integers(1, 4))
+    else:
+        n_rows = int(rng.integers(2, 5)) if kind in ("rows", "photo") else 1
     row_kind = kind if kind in ("touching", "single") else "spaced"
     rows = [make_row(images, labels, rng, row_kind) for _ in range(n_rows)]
-    margin = int(rng.integers(8, 40))
+    margin = int(rng.integers(8, 40)) + (12 if kind == "form" else 0)
     width = max(r.ink.shape[1] for r in rows) + 2 * margin
     gap = [int(rng.uniform(0.2, 0.6) * r.ink.shape[0]) for r in rows]
     height = sum(r.ink.shape[0] for r in rows) + sum(gap) + 2 * margin
@@ -124,8 +162,11 @@ def make_sheet(
     for r, g in zip(rows, gap, strict=True):
         x = margin + int(rng.integers(0, width - 2 * margin - r.ink.shape[1] + 1))
         ink[y : y + r.ink.shape[0], x : x + r.ink.shape[1]] = r.ink
+        if kind == "form":
+            _furnish(ink, r, x, y, rng)
         y += r.ink.shape[0] + g
-    return Sheet(_render(ink, rng, photo=kind == "photo"), "\n".join(r.text for r in rows))
+    photo = kind == "photo" or (kind == "form" and rng.random() < 0.5)
+    return Sheet(_render(ink, rng, photo=photo), "\n".join(r.text for r in rows))
 
 
 def make_sheets(

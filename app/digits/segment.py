@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from app.vision.binarize import InkMap, ink_map
+from app.vision.rules import remove_rules
 
 _DILATE = np.ones((3, 3), np.uint8)
 # A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
@@ -332,8 +333,9 @@ def _row_heights(
 
 
 def digit_ink(gray: np.ndarray) -> InkMap:
-    """The ink map digits are found in (the service and training both use this one)."""
-    return ink_map(gray, faint=FAINT_INK)
+    """The ink map digits are found in, form lines removed (the service and training both
+    use this one)."""
+    return remove_rules(ink_map(gray, faint=FAINT_INK))
 
 
 def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:

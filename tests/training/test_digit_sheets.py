@@ -12,11 +12,17 @@ def test_sheets_hold_their_text(t10k, kind: str) -> None:
     sheets = digit_sheets.make_sheets(images, labels, kind, 20, seed=3)
     for sheet in sheets:
         rows = sheet.text.split("\n")
-        assert (2 <= len(rows) <= 4) if kind in ("rows", "photo") else len(rows) == 1
+        if kind in ("rows", "photo"):
+            assert 2 <= len(rows) <= 4
+        else:
+            assert 1 <= len(rows) <= 3 if kind == "form" else len(rows) == 1
         assert all(len(r) == 1 if kind == "single" else 4 <= len(r) <= 8 for r in rows)
         assert sheet.image.ndim == 3 and sheet.image.dtype == np.uint8
-        if kind != "photo":  # (a photo's paper may lie in shadow)
+        if kind not in ("photo", "form"):  # (a photo's paper may lie in shadow; rules are
+            # printed across a form)
             ink = sheet.image.min(axis=2) < 128
             assert ink.any() and not ink[0].any() and not ink[-1].any()  # margins are paper
+    if kind == "form":  # a form's lines are drawn: some image holds a long straight run
+        assert any((s.image.min(axis=2) < 160).sum(axis=1).max() > 100 for s in sheets)
     again = digit_sheets.make_sheets(images, labels, kind, 20, seed=3)
     assert all((a.image == b.image).all() for a, b in zip(sheets, again, strict=True))

@@ -1,0 +1,196 @@
+"""Form lines out of an ink map: underlines, ruled lines, boxes and comb fields.
+
+Digits on a form sit on printed lines or inside boxes. Left in the mask, one underline joins a
+whole row of digits into one blob and a box's sides read as 1s. A rule is a straight flat run
+of ink much longer than the writing is tall, with paper beside it along most of its length,
+or a straight upright run that meets such rules at both ends: at their ends (a box's side) or
+three or more between the same two rules (a comb's cells). Where a stroke crosses a rule, the
+pixels the two share are kept, so the stroke stays whole.
+"""
+
+import statistics
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.vision.binarize import InkMap
+
+# A horizontal rule spans at least this many writing heights (a 7's bar or a 2's base: ~1,
+# a broad 2's base on a thick pen nearly 2).
+RULE_LENGTH = 2.5
+# A vertical run counts as a box side when capped by rules at both ends and at least this
+# many writing heights tall (a page's rows may be written at different sizes: a comb of
+# small digits beside big writing). Upright lines that meet no flat rule are left alone: on
+# a page of small and big writing a big 1 is taller than twice the typical digit.
+BOX_SIDE = 0.4
+# A flat run with ink right beside it on both sides along more than this share of its
+# length runs through writing (touching digits) rather than under or between it.
+MAX_CROSSED = 0.4
+# No rule is thicker than this share of the writing's height.
+MAX_THICKNESS = 0.35
+# A first look for rules takes straight horizontal runs this share of the image's width:
+# longer than any digit's bar unless the image is a tight crop of very few digits.
+FIRST_LOOK = 0.25
+MIN_RUN = 8
+
+
+def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
+    """Pixels of straight runs at least `length` long in one direction (morphological open)."""
+    kernel = np.ones((1, length) if horizontal else (length, 1), np.uint8)
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+
+
+def _writing_height(mask: np.ndarray) -> float | None:
+    """Typical height of the writing: the median height of the substantial components (the
+    tallest where fewer than three), leaving out thin upright strokes (box sides, 1s)."""
+    _n, _labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        mask, 8, cv2.CV_32S, cv2.CCL_GRANA
+    )
+    if len(stats) < 2:
+        return None
+    width, height, area = stats[1:, 2], stats[1:, 3], stats[1:, 4]
+    big = area >= 0.15 * area.max()
+    broad = big & (width >= 0.25 * height)
+    heights = height[broad if broad.any() else big].tolist()
+    # statistics.median: np.median costs more than the labelling on a small page.
+    return float(statistics.median(heights) if len(heights) >= 3 else max(heights))
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    _n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        mask, 8, cv2.CV_32S, cv2.CCL_GRANA
+    )
+    return labels, stats
+
+
+def _band(mask: np.ndarray, run: np.ndarray, horizontal: bool) -> tuple[np.ndarray, int, float]:
+    """The straight band of a rule: a line fitted through the run's pixels, as thick as the
+    run typically is (plus a pixel of blurred edge each side), and the ink of `mask` in it.
+    Returns that ink (H x W bool), the band's thickness, and the share of its length where
+    ink lies right beside it on both sides: strokes crossing a rule, or, where that is most
+    of its length, a row of touching digits whose strokes happen to line up."""
+    ys, xs = np.nonzero(run)
+    along, across = (xs, ys) if horizontal else (ys, xs)
+    slope, offset = np.polyfit(along, across, 1) if np.ptp(along) > 0 else (0.0, across.mean())
+    half = float(np.median(np.bincount(along - along.min()))) / 2.0 + 1.0
+    # The mask's pixels within reach of the run: its bounding box, widened (round line caps
+    # reach past the run's ends).
+    reach = int(np.ceil(half)) + 2
+    y0, y1 = max(0, ys.min() - reach), ys.max() + 1 + reach
+    x0, x1 = max(0, xs.min() - reach), xs.max() + 1 + reach
+    wy, wx = np.nonzero(mask[y0:y1, x0:x1])
+    wy, wx = wy + y0, wx + x0
+    w_along, w_across = (wx, wy) if horizontal else (wy, wx)
+    off = w_across - (slope * w_along + offset)
+    inside = np.abs(off) <= half
+    band = np.zeros(mask.shape, bool)
+    band[wy[inside], wx[inside]] = True
+    beside = ~inside & (np.abs(off) <= half + 2.0)
+    start, length = int(along.min()), int(np.ptp(along)) + 1
+    sides = np.zeros((2, length), bool)
+    pos = w_along[beside] - start
+    ok = (pos >= 0) & (pos < length)
+    sides[(off[beside] > 0).astype(np.int64)[ok], pos[ok]] = True
+    return band, int(np.ceil(2 * half)), float((sides[0] & sides[1]).mean())
+
+
+@dataclass
+class Rules:
+    """Form lines found in an ink mask (H x W bool each) and their thickness in pixels."""
+
+    flat: np.ndarray
+    upright: np.ndarray
+    flat_thickness: int = 0
+    upright_thickness: int = 0
+
+    @property
+    def found(self) -> bool:
+        return bool(self.flat_thickness or self.upright_thickness)
+
+
+def _eroded(mask: np.ndarray, length: float) -> np.ndarray:
+    """Ink at the middle of a horizontal straight run at least `length` long."""
+    return cv2.erode(mask, np.ones((1, max(MIN_RUN, round(length))), np.uint8))
+
+
+def find_rules(mask: np.ndarray) -> Rules:
+    """The form lines of an ink mask (H x W uint8, 1 = ink)."""
+    rules = Rules(np.zeros(mask.shape, bool), np.zeros(mask.shape, bool))
+    height = _writing_height(mask)
+    # No flat rule, no box: an erosion tells that at half the cost of the opening below
+    # (a larger height, as measured next, only asks for longer runs).
+    if height is None or not _eroded(mask, RULE_LENGTH * height).any():
+        return rules
+    # An underline joins a row of digits into one blob no taller than a digit, but a page of
+    # digits on rules may hold nothing else: the height is also measured with the longest
+    # runs out, and the larger kept (with a digit's bars out, a digit falls to pieces).
+    first = _runs(mask, max(MIN_RUN, round(FIRST_LOOK * mask.shape[1])), True)
+    if first.any():
+        height = max(height, _writing_height(mask & (1 - first)) or 0.0)
+    flat = _runs(mask, max(MIN_RUN, round(RULE_LENGTH * height)), True)
+    labels, stats = _components(flat)
+    # Each accepted flat rule gets its own number in `ruled` (0: none), for box sides below.
+    ruled = np.zeros(mask.shape, np.int32)
+    ends: dict[int, tuple[int, int]] = {}
+    for k, s in enumerate(stats[1:], start=1):
+        width, tall = s[cv2.CC_STAT_WIDTH], s[cv2.CC_STAT_HEIGHT]
+        if s[cv2.CC_STAT_AREA] / max(width, 1) <= MAX_THICKNESS * height and tall <= height:
+            band, thick, crossed = _band(mask, labels == k, horizontal=True)
+            if crossed > MAX_CROSSED:
+                continue
+            rules.flat |= band
+            rules.flat_thickness = max(rules.flat_thickness, thick)
+            ruled[band] = k
+            ends[k] = (int(s[cv2.CC_STAT_LEFT]), int(s[cv2.CC_STAT_LEFT] + width))
+    if not rules.flat.any():
+        return rules
+    upright = _runs(mask, max(MIN_RUN, round(BOX_SIDE * height)), False)
+    labels, stats = _components(upright)
+    sides: dict[tuple[int, int], list[tuple[int, bool]]] = {}
+    for k, s in enumerate(stats[1:], start=1):
+        x, y, width, tall = (int(v) for v in s[:4])
+        if width > MAX_THICKNESS * height:
+            continue
+        # Capped: a flat rule within 2 px of both ends of the run.
+        above = ruled[max(0, y - 3) : y + 2, max(0, x - 2) : x + width + 2]
+        below = ruled[y + tall - 2 : y + tall + 3, max(0, x - 2) : x + width + 2]
+        if above.any() and below.any():
+            pair = (int(above.max()), int(below.max()))
+            at_end = any(
+                min(abs(x - ends[r][0]), abs(x + width - ends[r][1])) <= 3 + width for r in pair
+            )
+            sides.setdefault(pair, []).append((k, at_end))
+    # A box's sides stand at its rules' ends; a comb's separators come several between the
+    # same two rules. A lone upright stroke between ruled lines is a 1, and stays.
+    for found in sides.values():
+        for k, at_end in found:
+            if at_end or len(found) >= 3:
+                band, thick, _crossed = _band(mask, labels == k, horizontal=False)
+                rules.upright |= band
+                rules.upright_thickness = max(rules.upright_thickness, thick)
+    return rules
+
+
+def remove_rules(ink: InkMap) -> InkMap:
+    """The ink map without its form lines. Where a stroke crosses a rule (ink right above and
+    below a flat rule, or right and left of an upright one) the crossing stays ink."""
+    rules = find_rules(ink.mask)
+    if not rules.found:
+        return ink
+    gone = rules.flat | rules.upright
+    rest = ink.mask & ~gone
+    for band, thick, kernel in (
+        (rules.flat, rules.flat_thickness, (rules.flat_thickness + 2, 1)),
+        (rules.upright, rules.upright_thickness, (1, rules.upright_thickness + 2)),
+    ):
+        if thick:
+            closed = cv2.morphologyEx(
+                rest.view(np.uint8), cv2.MORPH_CLOSE, np.ones(kernel, np.uint8)
+            )
+            gone &= ~(band & (closed > 0))
+    mask = (ink.mask & ~gone).view(np.uint8)
+    # The rules' anti-aliased edges go too, but not the strokes' own pixels.
+    fringe = cv2.dilate(gone.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    strength = np.where(fringe & (mask == 0), np.float32(0.0), ink.strength)
+    return InkMap(mask=mask, strength=strength)
