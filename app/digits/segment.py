@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from app.vision.binarize import InkMap, ink_map
-from app.vision.rules import remove_rules
+from app.vision.rules import remove_rules, typical_height
 
 _DILATE = np.ones((3, 3), np.uint8)
 # A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
@@ -108,11 +108,8 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray]:
 
 
 def _reference_height(boxes: list[Box], areas: np.ndarray) -> float:
-    """Typical digit height: median height of the components that hold real amounts of ink."""
-    big = areas >= 0.15 * areas.max()
-    heights = [b.height for b, keep in zip(boxes, big, strict=True) if keep]
-    # With one or two pieces of ink, they may be fragments of a single digit: take the tallest.
-    return float(statistics.median(heights) if len(heights) >= 3 else max(heights))
+    """Typical digit height of these components (`typical_height`)."""
+    return typical_height(np.array([b.height for b in boxes]), areas)
 
 
 def _drop_specks(boxes: list[Box], areas: np.ndarray, ref_h: float) -> list[int]:

@@ -41,20 +41,30 @@ def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
 
 
+def typical_height(
+    heights: np.ndarray, areas: np.ndarray, widths: np.ndarray | None = None
+) -> float:
+    """Typical height of the writing: the median height of the components that hold real
+    amounts of ink (0.15 of the largest's area or more); with one or two, which may be
+    fragments of a single digit, the tallest. Given `widths`, thin upright strokes (box sides,
+    1s) are left out where anything else is left."""
+    big = areas >= 0.15 * areas.max()
+    if widths is not None:
+        broad = big & (widths >= 0.25 * heights)
+        big = broad if broad.any() else big
+    kept = heights[big].tolist()
+    # statistics.median: np.median costs more than the labelling on a small page.
+    return float(statistics.median(kept) if len(kept) >= 3 else max(kept))
+
+
 def _writing_height(mask: np.ndarray) -> float | None:
-    """Typical height of the writing: the median height of the substantial components (the
-    tallest where fewer than three), leaving out thin upright strokes (box sides, 1s)."""
+    """`typical_height` of a mask's components, None where it holds no ink."""
     _n, _labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         mask, 8, cv2.CV_32S, cv2.CCL_GRANA
     )
     if len(stats) < 2:
         return None
-    width, height, area = stats[1:, 2], stats[1:, 3], stats[1:, 4]
-    big = area >= 0.15 * area.max()
-    broad = big & (width >= 0.25 * height)
-    heights = height[broad if broad.any() else big].tolist()
-    # statistics.median: np.median costs more than the labelling on a small page.
-    return float(statistics.median(heights) if len(heights) >= 3 else max(heights))
+    return typical_height(stats[1:, 3], stats[1:, 4], widths=stats[1:, 2])
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -180,11 +190,13 @@ def remove_rules(ink: InkMap) -> InkMap:
         return ink
     gone = rules.flat | rules.upright
     rest = ink.mask & ~gone
-    for band, thick, kernel in (
-        (rules.flat, rules.flat_thickness, (rules.flat_thickness + 2, 1)),
-        (rules.upright, rules.upright_thickness, (1, rules.upright_thickness + 2)),
+    # A stroke crossing a rule is bridged across it only: over a flat rule's thickness
+    # upwards, over an upright one's sideways.
+    for band, kernel in (
+        (rules.flat, (rules.flat_thickness + 2, 1)),
+        (rules.upright, (1, rules.upright_thickness + 2)),
     ):
-        if thick:
+        if band.any():
             closed = cv2.morphologyEx(
                 rest.view(np.uint8), cv2.MORPH_CLOSE, np.ones(kernel, np.uint8)
             )
