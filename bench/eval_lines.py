@@ -31,14 +31,17 @@ from training.lines.sets import real_contexts
 SETS = {"digits": "number", "latin": "latin", "chinese": "chinese", "mixed": "mixed"}
 
 
-def held_out_lines(ctx: dict, kind: str, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
-    """`count` rendered lines (image, text) of one held-out set, deterministic by seed."""
+def held_out_lines(
+    ctx: dict, kind: str, count: int, seed: int, ruled: bool = False
+) -> list[tuple[np.ndarray, str]]:
+    """`count` rendered lines (image, text) of one held-out set, deterministic by seed; with
+    `ruled`, each written on ruled notebook paper."""
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < count:
         text = getattr(ctx["sampler"], kind)(rng)
         try:
-            out.append((compose_line(text, ctx["sources"], rng), text))
+            out.append((compose_line(text, ctx["sources"], rng, ruled=ruled), text))
         except ValueError:
             continue  # a character the reserved fonts cannot draw
     return out
@@ -72,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", type=Path, default=None)
     p.add_argument("--beam", type=int, default=None, help="beam query (default: the service's, 8)")
     p.add_argument("--single-line", action="store_true", help="skip line splitting")
+    p.add_argument("--ruled", action="store_true", help="lines written on ruled notebook paper")
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
     p.add_argument("--show", type=int, default=0, help="print this many misreadings per set")
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.sets:
             # Each set keeps its own seed whichever sets are asked for.
             seed = args.seed + list(SETS).index(name)
-            lines = held_out_lines(contexts[name], SETS[name], args.count, seed)
+            lines = held_out_lines(contexts[name], SETS[name], args.count, seed, args.ruled)
             cer, times = evaluate(client, lines, params, args.show)
             chars = sum(len(t) for _, t in lines)
             results[name] = {

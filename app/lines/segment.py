@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.vision.binarize import ink_map
+from app.vision.binarize import InkMap, ink_map
+from app.vision.rules import rule_fringe, rule_pixels
 
 MAX_SKEW_DEG = 8.0
 SKEW_STEP_DEG = 0.5
@@ -22,6 +23,8 @@ TOUCHING_LINES = 2.2
 # Either side of a cut between touching lines holds at least this share of the other's ink.
 MIN_LINE_INK = 0.3
 MIN_LINE_PX = 4
+# Ruled lines are looked for down to this ink strength: notebooks print them pale.
+RULING_INK = 0.2
 # One line tilted less than this is read as it is: rotating it costs more than the tilt.
 TILT_TOLERANCE_DEG = 3.5
 # A line's tilt counts when its slope is this many standard errors from flat.
@@ -214,9 +217,22 @@ def page_skew(
     return float(np.clip(tilt, -MAX_SKEW_DEG, MAX_SKEW_DEG))
 
 
+def unruled_ink(gray: np.ndarray) -> InkMap:
+    """The page's ink map, ruled paper's lines taken out: left in, each is a "line" of its own
+    and joins the writing it touches into one band. The rules are painted over with the paper
+    around them and the page binarised again, since their grey would otherwise count among the
+    ink's levels and thicken pale writing into blots."""
+    ink = ink_map(gray)
+    gone = rule_pixels(ink, faint=RULING_INK)
+    if gone is None:
+        return ink
+    ruled = rule_fringe(gone, ink.mask).view(np.uint8)
+    return ink_map(cv2.inpaint(gray, ruled, 2, cv2.INPAINT_TELEA))
+
+
 def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
     """The text lines of a grayscale page, top to bottom (one crop when `single_line`)."""
-    ink = ink_map(gray)
+    ink = unruled_ink(gray)
     if not ink.mask.any():
         return []
     level = None if single_line else _bands(ink.mask)

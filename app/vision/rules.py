@@ -33,6 +33,8 @@ MAX_THICKNESS = 0.35
 # longer than any digit's bar unless the image is a tight crop of very few digits.
 FIRST_LOOK = 0.25
 MIN_RUN = 8
+# A notebook's ruled line runs across the page, past the writing on it.
+RULING_SPAN = 0.6
 
 
 def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
@@ -119,14 +121,27 @@ class Rules:
         return bool(self.flat_thickness or self.upright_thickness)
 
 
+def _own(run: np.ndarray, mask: np.ndarray, grown: bool) -> np.ndarray:
+    """A run found in a grown copy of `mask` lies partly on paper: its pixels on `mask` (the
+    run itself where it has none)."""
+    if not grown:
+        return run
+    on_mask = run & (mask > 0)
+    return on_mask if on_mask.any() else run
+
+
 def _eroded(mask: np.ndarray, length: float) -> np.ndarray:
     """Ink at the middle of a horizontal straight run at least `length` long."""
     return cv2.erode(mask, np.ones((1, max(MIN_RUN, round(length))), np.uint8))
 
 
-def find_rules(mask: np.ndarray) -> Rules:
-    """The form lines of an ink mask (H x W uint8, 1 = ink)."""
+def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float = 0.0) -> Rules:
+    """The form lines of an ink mask (H x W uint8, 1 = ink). Straight runs are looked for in
+    `search` where given (a grown copy of the mask); the rules themselves are the mask's.
+    With `span`, a flat rule reaches across at least that share of the image's width."""
     rules = Rules(np.zeros(mask.shape, bool), np.zeros(mask.shape, bool))
+    fitted, grown = mask, search is not None
+    mask = mask if search is None else search
     height = _writing_height(mask)
     # No flat rule, no box: an erosion tells that at half the cost of the opening below
     # (a larger height, as measured next, only asks for longer runs).
@@ -145,8 +160,12 @@ def find_rules(mask: np.ndarray) -> Rules:
     ends: dict[int, tuple[int, int]] = {}
     for k, s in enumerate(stats[1:], start=1):
         width, tall = s[cv2.CC_STAT_WIDTH], s[cv2.CC_STAT_HEIGHT]
-        if s[cv2.CC_STAT_AREA] / max(width, 1) <= MAX_THICKNESS * height and tall <= height:
-            band, thick, crossed = _band(mask, labels == k, horizontal=True)
+        if (
+            s[cv2.CC_STAT_AREA] / max(width, 1) <= MAX_THICKNESS * height
+            and tall <= height
+            and width >= span * mask.shape[1]
+        ):
+            band, thick, crossed = _band(fitted, _own(labels == k, fitted, grown), True)
             if crossed > MAX_CROSSED:
                 continue
             rules.flat |= band
@@ -176,18 +195,34 @@ def find_rules(mask: np.ndarray) -> Rules:
     for found in sides.values():
         for k, at_end in found:
             if at_end or len(found) >= 3:
-                band, thick, _crossed = _band(mask, labels == k, horizontal=False)
+                band, thick, _crossed = _band(fitted, _own(labels == k, fitted, grown), False)
                 rules.upright |= band
                 rules.upright_thickness = max(rules.upright_thickness, thick)
     return rules
 
 
-def remove_rules(ink: InkMap) -> InkMap:
-    """The ink map without its form lines. Where a stroke crosses a rule (ink right above and
-    below a flat rule, or right and left of an upright one) the crossing stays ink."""
-    rules = find_rules(ink.mask)
+def ruling_masks(ink: InkMap, faint: float) -> tuple[np.ndarray, np.ndarray]:
+    """(where a notebook's ruling lies, where to look for it): ink at least `faint` strong
+    (ruling is printed paler than a pen writes), and that grown a pixel up and down and
+    across one-pixel gaps, so that a thin rule slightly tilted (a staircase of short runs once
+    binarised) or broken by noise holds long straight runs."""
+    pale = np.bitwise_or(ink.mask, (ink.strength >= faint).view(np.uint8))
+    search = cv2.dilate(pale, np.ones((3, 1), np.uint8))
+    return pale, cv2.morphologyEx(search, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
+
+
+def rule_pixels(ink: InkMap, faint: float | None = None) -> np.ndarray | None:
+    """H x W bool: the pixels of the ink map's form lines, None where it has none. Where a
+    stroke crosses a rule (ink right above and below a flat rule, or right and left of an
+    upright one) the crossing is the stroke's. With `faint`, rules are looked for in
+    `ruling_masks` (pale, tilted or broken ruled lines) and must run across RULING_SPAN of
+    the image: grown that way, a row of characters' flat strokes can join up too."""
+    if faint is None:
+        rules = find_rules(ink.mask)
+    else:
+        rules = find_rules(*ruling_masks(ink, faint), span=RULING_SPAN)
     if not rules.found:
-        return ink
+        return None
     gone = rules.flat | rules.upright
     rest = ink.mask & ~gone
     # A stroke crossing a rule is bridged across it only: over a flat rule's thickness
@@ -201,8 +236,21 @@ def remove_rules(ink: InkMap) -> InkMap:
                 rest.view(np.uint8), cv2.MORPH_CLOSE, np.ones(kernel, np.uint8)
             )
             gone &= ~(band & (closed > 0))
-    mask = (ink.mask & ~gone).view(np.uint8)
-    # The rules' anti-aliased edges go too, but not the strokes' own pixels.
+    return gone
+
+
+def rule_fringe(gone: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The rules' pixels and their anti-aliased edges, but not the strokes' own pixels (H x W
+    bool)."""
     fringe = cv2.dilate(gone.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    strength = np.where(fringe & (mask == 0), np.float32(0.0), ink.strength)
+    return gone | (fringe & (mask == 0))
+
+
+def remove_rules(ink: InkMap, faint: float | None = None) -> InkMap:
+    """The ink map without its form lines (`rule_pixels`), their edges faded to paper."""
+    gone = rule_pixels(ink, faint)
+    if gone is None:
+        return ink
+    mask = (ink.mask & ~gone).view(np.uint8)
+    strength = np.where(rule_fringe(gone, mask), np.float32(0.0), ink.strength)
     return InkMap(mask=mask, strength=strength)

@@ -4,7 +4,16 @@ import cv2
 import numpy as np
 import pytest
 
-from app.lines.segment import _bands, _split_touching, estimate_skew, find_lines, page_skew
+from app.lines.segment import (
+    RULING_INK,
+    _bands,
+    _split_touching,
+    estimate_skew,
+    find_lines,
+    page_skew,
+)
+from app.vision.binarize import ink_map
+from app.vision.rules import rule_pixels
 from tests.conftest import digit_row
 
 
@@ -116,3 +125,32 @@ def test_descenders_below_a_gap_stay_with_their_line() -> None:
     mask[22:31, :] = 1  # a whole second line, touching the first
     mask[21, :4] = 1
     assert _split_touching(mask, (0, 31), char_h=8.0) == [(0, 21), (22, 31)]
+
+
+def ruled_page(t10k, start: int, level: int, angle: float) -> np.ndarray:
+    """Three rows of t10k digits on notebook paper: ruled every 52 px, a line under each row
+    touching the digits' feet and one above the first, printed `level` grey, 1 px thin and
+    broken every 37 px, the whole page turned by `angle` degrees."""
+    page = np.pad(page_of_rows(t10k, 3, start=start, gap=24), ((20, 20), (0, 0)), "edge")
+    unbroken = np.arange(page.shape[1]) % 37 != 0
+    for y in (8, 60, 112, 164):  # t10k digits' ink ends ~4 px above their box's bottom
+        page[y, unbroken] = np.minimum(page[y, unbroken], level)
+    return rotate(page, angle)
+
+
+@pytest.mark.parametrize(("level", "angle"), [(60, 0.0), (170, 0.0), (130, 1.0), (100, -1.5)])
+def test_ruled_paper_lines_are_taken_out(t10k, level: int, angle: float) -> None:
+    page = ruled_page(t10k, 700, level, angle)
+    assert rule_pixels(ink_map(page), RULING_INK) is not None
+    lines = find_lines(page)
+    assert len(lines) == 3
+    assert all(20 <= line.box.height <= 40 for line in lines)  # a row of digits, no rule
+    for line in lines:
+        # No rule left in the crop: no row of it is inked across most of its width.
+        assert ((line.gray < 200).mean(axis=1) < 0.5).all()
+
+
+def test_rules_are_not_looked_for_in_writing(t10k) -> None:
+    for rows, start in ((1, 0), (2, 100), (4, 200)):
+        page = page_of_rows(t10k, rows, start=start, gap=4)
+        assert rule_pixels(ink_map(page), RULING_INK) is None

@@ -120,9 +120,10 @@ def _trim(g: np.ndarray) -> np.ndarray:
 
 
 def compose_line(
-    text: str, src: GlyphSources, rng: np.random.Generator, height: int = 48
+    text: str, src: GlyphSources, rng: np.random.Generator, height: int = 48, ruled: bool = False
 ) -> np.ndarray:
-    """Grayscale uint8 image of `text` written by hand, `height` pixels tall (dark ink)."""
+    """Grayscale uint8 image of `text` written by hand, `height` pixels tall (dark ink); with
+    `ruled`, written on a notebook's ruled line (`rule_paper`)."""
     cap = 40
     slant = rng.normal(0, 0.12)
     spacing = rng.uniform(-0.06, 0.35)  # negative: neighbours touch
@@ -150,10 +151,39 @@ def compose_line(
         region = ink[top : top + g.shape[0], px : px + g.shape[1]]
         np.maximum(region, g[: region.shape[0], : region.shape[1]], out=region)
     ys = np.nonzero(ink.max(axis=1) > 0.05)[0]
+    pad = cap // 4
     if ys.size:
-        pad = cap // 4
+        written = ys.max() + 1 - ys.min() + 2 * pad
+        if ruled:
+            # The writing keeps the size it has on plain paper; the paper around it is extra.
+            page = rule_paper(ink, cap * 2, cap, rng)
+            return _render(page, rng, round(height * page.shape[0] / written))
         ink = ink[max(0, ys.min() - pad) : ys.max() + 1 + pad]
     return _render(ink, rng, height)
+
+
+def rule_paper(ink: np.ndarray, baseline: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """The line's ink (canvas H x W, 1 = ink) on ruled notebook paper, cropped as a user would
+    crop it: the rule it sits on (0-2 px below its baseline, past the writing at both ends),
+    the next rule up (ruling ~1.6-2.2 cap heights apart: tall letters may touch it) and, on
+    some crops, the next rule down; printed thin and often paler than the pen."""
+    gap = round(cap * rng.uniform(1.6, 2.2))
+    rules = [baseline + int(rng.integers(0, 3)), baseline - gap]
+    if rng.random() < 0.3:
+        rules.append(rules[0] + gap)
+    thick = int(rng.integers(1, 3))
+    level = rng.uniform(0.3, 1.0)
+    margin = round(cap * rng.uniform(0.3, 2.0)), round(cap * rng.uniform(0.3, 2.0))
+    top, bottom = min(rules) - cap // 3, max(rules) + thick + cap // 3
+    h, w = ink.shape
+    page = np.zeros((bottom - top, w + sum(margin)), np.float32)
+    src0, dst0 = max(0, top), max(0, -top)
+    rows = min(h, bottom) - src0
+    page[dst0 : dst0 + rows, margin[0] : margin[0] + w] = ink[src0 : src0 + rows]
+    for y in rules:
+        band = page[y - top : y - top + thick]
+        np.maximum(band, level, out=band)
+    return page
 
 
 def _render(ink: np.ndarray, rng: np.random.Generator, height: int) -> np.ndarray:

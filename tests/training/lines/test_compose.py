@@ -39,3 +39,15 @@ def test_compose_line_writes_mixed_text_at_the_requested_height(sources: GlyphSo
 def test_compose_line_refuses_a_character_no_source_draws(sources: GlyphSources) -> None:
     with pytest.raises(ValueError, match="no glyph source"):
         compose_line("鑫", sources, np.random.default_rng(0))
+
+
+def test_ruled_lines_keep_the_writing_size_and_add_the_paper_around_it(
+    sources: GlyphSources,
+) -> None:
+    plain = compose_line("A12 345", sources, np.random.default_rng(3), height=48)
+    ruled = compose_line("A12 345", sources, np.random.default_rng(3), height=48, ruled=True)
+    assert ruled.shape[0] > 1.2 * plain.shape[0]  # the ruling above and below the writing
+    assert ruled.shape[1] > plain.shape[1]  # rules run on past the writing
+    # At least two rows are inked across nearly the whole width: the ruled lines.
+    dark = ruled < np.median(ruled) - 15
+    assert (dark.mean(axis=1) > 0.8).sum() >= 2
