@@ -246,9 +246,9 @@ def rule_fringe(gone: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return gone | (fringe & (mask == 0))
 
 
-def remove_rules(ink: InkMap, faint: float | None = None) -> InkMap:
+def remove_rules(ink: InkMap) -> InkMap:
     """The ink map without its form lines (`rule_pixels`), their edges faded to paper."""
-    gone = rule_pixels(ink, faint)
+    gone = rule_pixels(ink)
     if gone is None:
         return ink
     mask = (ink.mask & ~gone).view(np.uint8)
