@@ -1,11 +1,14 @@
 """Character error rate of POST /lines on held-out lines built from reserved sources only.
 
     python bench/eval_lines.py --count 300 [--model models/crnn.onnx] [--beam 0]
+    python bench/eval_lines.py --count 100 --page 4 [--ruled] [--margin]
 
 Sets: digit strings of MNIST t10k glyphs; Latin words and codes, Chinese phrases and mixed
 lines in the fonts kept out of training (Zeyada, Shadows Into Light, dkg-handwriting, Klee,
 Seto) with t10k digits. Each line goes through the real service as a PNG; CER is the edit
-distance to the true text over the true text's length, summed over the set.
+distance to the true text over the true text's length, summed over the set. With `--page K`,
+each image is a page of K lines of the set (the service splits it into lines; the answer's
+lines, joined by spaces, are held to the true lines joined the same way).
 """
 
 import argparse
@@ -25,7 +28,7 @@ from app.core.engine import sha256_of
 from app.lines.charset import build_charset
 from app.main import create_app
 from training.crnn import edit_distance, write_card
-from training.lines.compose import compose_line
+from training.lines.compose import compose_line, compose_page
 from training.lines.sets import real_contexts
 
 SETS = {"digits": "number", "latin": "latin", "chinese": "chinese", "mixed": "mixed"}
@@ -44,6 +47,22 @@ def held_out_lines(
             out.append((compose_line(text, ctx["sources"], rng, ruled=ruled), text))
         except ValueError:
             continue  # a character the reserved fonts cannot draw
+    return out
+
+
+def held_out_pages(
+    ctx: dict, kind: str, count: int, seed: int, lines: int, ruled: bool, margin: bool
+) -> list[tuple[np.ndarray, str]]:
+    """`count` rendered pages (image, lines joined by spaces) of `lines` lines each."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        texts = [getattr(ctx["sampler"], kind)(rng) for _ in range(lines)]
+        try:
+            page = compose_page(texts, ctx["sources"], rng, ruled=ruled, margin=margin)
+        except ValueError:
+            continue
+        out.append((page, " ".join(texts)))
     return out
 
 
@@ -76,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--beam", type=int, default=None, help="beam query (default: the service's, 8)")
     p.add_argument("--single-line", action="store_true", help="skip line splitting")
     p.add_argument("--ruled", action="store_true", help="lines written on ruled notebook paper")
+    p.add_argument("--page", type=int, default=0, help="lines per page (0: one line per image)")
+    p.add_argument("--margin", action="store_true", help="pages with a notebook's margin line")
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
     p.add_argument("--show", type=int, default=0, help="print this many misreadings per set")
@@ -83,6 +104,8 @@ def main(argv: list[str] | None = None) -> None:
         "--record", action="store_true", help="store the figures in the model's card (.json/.md)"
     )
     args = p.parse_args(argv)
+    if args.record and (args.page or args.ruled or args.margin):
+        p.error("--record stores the single-line, plain-paper figures only")
     contexts = real_contexts(args.sources, build_charset())
     settings = Settings(**({"lines_model": args.model} if args.model else {}))
     params: dict[str, object] = {"single_line": args.single_line}
@@ -90,11 +113,17 @@ def main(argv: list[str] | None = None) -> None:
         params["beam"] = args.beam
     results = {}
     with TestClient(create_app(settings)) as client:
-        print("| held-out set | lines | characters | CER | p50 ms |\n|---|---|---|---|---|")
+        unit = "pages" if args.page else "lines"
+        print(f"| held-out set | {unit} | characters | CER | p50 ms |\n|---|---|---|---|---|")
         for name in args.sets:
             # Each set keeps its own seed whichever sets are asked for.
             seed = args.seed + list(SETS).index(name)
-            lines = held_out_lines(contexts[name], SETS[name], args.count, seed, args.ruled)
+            if args.page:
+                lines = held_out_pages(
+                    contexts[name], SETS[name], args.count, seed, args.page, args.ruled, args.margin
+                )
+            else:
+                lines = held_out_lines(contexts[name], SETS[name], args.count, seed, args.ruled)
             cer, times = evaluate(client, lines, params, args.show)
             chars = sum(len(t) for _, t in lines)
             results[name] = {

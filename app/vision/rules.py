@@ -4,8 +4,9 @@ Digits on a form sit on printed lines or inside boxes. Left in the mask, one und
 whole row of digits into one blob and a box's sides read as 1s. A rule is a straight flat run
 of ink much longer than the writing is tall, with paper beside it along most of its length,
 or a straight upright run that meets such rules at both ends: at their ends (a box's side) or
-three or more between the same two rules (a comb's cells). Where a stroke crosses a rule, the
-pixels the two share are kept, so the stroke stays whole.
+three or more between the same two rules (a comb's cells). A notebook's ruling is looked for
+in a paler, grown copy of the ink and runs across the page; its margin line runs down it.
+Where a stroke crosses a rule, the pixels the two share are kept, so the stroke stays whole.
 """
 
 import statistics
@@ -35,6 +36,12 @@ FIRST_LOOK = 0.25
 MIN_RUN = 8
 # A notebook's ruled line runs across the page, past the writing on it.
 RULING_SPAN = 0.6
+# Its margin line runs down the page: down nearly all of the image (an "l" that touches the
+# rules above and below it spans ~3/4 of a crop of its line) and many times the writing's
+# height (an "l" or a hanzi's long stroke spans most of a tightly cropped line, but no more
+# than about two of its typical components' heights: x-height letters, a hanzi's parts).
+MARGIN_SPAN = 0.9
+MARGIN_LENGTH = 3.5
 
 
 def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
@@ -115,6 +122,7 @@ class Rules:
     upright: np.ndarray
     flat_thickness: int = 0
     upright_thickness: int = 0
+    height: float = 0.0  # the writing's typical height, as measured for the search
 
     @property
     def found(self) -> bool:
@@ -143,16 +151,30 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
     fitted, grown = mask, search is not None
     mask = mask if search is None else search
     height = _writing_height(mask)
+    if height is None:
+        return rules
+    first_look = max(MIN_RUN, round(FIRST_LOOK * mask.shape[1]))
+    if span:
+        # A notebook's ruling joins up the writing that touches it (crossed by its margin
+        # line, into one network as tall as the page): the writing's height is measured with
+        # the long runs out.
+        first = _runs(mask, first_look, True)
+        if first.any():
+            height = _writing_height(mask & (1 - first)) or height
+    rules.height = height
     # No flat rule, no box: an erosion tells that at half the cost of the opening below
     # (a larger height, as measured next, only asks for longer runs).
-    if height is None or not _eroded(mask, RULE_LENGTH * height).any():
+    if not _eroded(mask, RULE_LENGTH * height).any():
         return rules
-    # An underline joins a row of digits into one blob no taller than a digit, but a page of
-    # digits on rules may hold nothing else: the height is also measured with the longest
-    # runs out, and the larger kept (with a digit's bars out, a digit falls to pieces).
-    first = _runs(mask, max(MIN_RUN, round(FIRST_LOOK * mask.shape[1])), True)
-    if first.any():
-        height = max(height, _writing_height(mask & (1 - first)) or 0.0)
+    if not span:
+        # An underline joins a row of digits into one blob no taller than a digit, but a page
+        # of digits on rules may hold nothing else: the height is also measured with the
+        # longest runs out, and the larger kept (with a digit's bars out, a digit falls to
+        # pieces).
+        first = _runs(mask, first_look, True)
+        if first.any():
+            height = max(height, _writing_height(mask & (1 - first)) or 0.0)
+            rules.height = height
     flat = _runs(mask, max(MIN_RUN, round(RULE_LENGTH * height)), True)
     labels, stats = _components(flat)
     # Each accepted flat rule gets its own number in `ruled` (0: none), for box sides below.
@@ -207,20 +229,63 @@ def ruling_masks(ink: InkMap, faint: float) -> tuple[np.ndarray, np.ndarray]:
     across one-pixel gaps, so that a thin rule slightly tilted (a staircase of short runs once
     binarised) or broken by noise holds long straight runs."""
     pale = np.bitwise_or(ink.mask, (ink.strength >= faint).view(np.uint8))
-    search = cv2.dilate(pale, np.ones((3, 1), np.uint8))
-    return pale, cv2.morphologyEx(search, cv2.MORPH_CLOSE, np.ones((1, 3), np.uint8))
+    return pale, _grown(pale, horizontal=True)
+
+
+def _grown(pale: np.ndarray, horizontal: bool) -> np.ndarray:
+    """`pale` grown a pixel across the direction of the rules looked for, and closed over
+    one-pixel gaps along it."""
+    across, along = ((3, 1), (1, 3)) if horizontal else ((1, 3), (3, 1))
+    grown = cv2.dilate(pale, np.ones(across, np.uint8))
+    return cv2.morphologyEx(grown, cv2.MORPH_CLOSE, np.ones(along, np.uint8))
+
+
+def margin_lines(pale: np.ndarray, height: float) -> tuple[np.ndarray, int]:
+    """A notebook's margin line (or a table's upright rules): straight upright runs down
+    MARGIN_SPAN of the image and MARGIN_LENGTH writing heights (`height`), thin, with paper
+    beside them. Returns their pixels in `pale` (H x W bool) and their thickness. Without
+    this, a margin line is an "l" at the start of every line written beside it."""
+    found = np.zeros(pale.shape, bool)
+    need = max(MARGIN_LENGTH * height, MARGIN_SPAN * pale.shape[0])
+    if need > pale.shape[0]:
+        return found, 0
+    # Straight runs a few writing heights long, joined: a line tilted a degree or two is a
+    # staircase of them (as for flat rules).
+    length = max(MIN_RUN, round(RULE_LENGTH * height))
+    search = _grown(pale, horizontal=False)
+    # Nothing so long: an erosion tells that at a fraction of the opening's cost.
+    if not cv2.erode(search, np.ones((length, 1), np.uint8)).any():
+        return found, 0
+    labels, stats = _components(_runs(search, length, False))
+    thickness = 0
+    for k, s in enumerate(stats[1:], start=1):
+        width, tall = s[cv2.CC_STAT_WIDTH], s[cv2.CC_STAT_HEIGHT]
+        if tall < need or width > height or s[cv2.CC_STAT_AREA] / tall > MAX_THICKNESS * height:
+            continue
+        band, thick, crossed = _band(pale, _own(labels == k, pale, True), False)
+        if crossed > MAX_CROSSED:
+            continue
+        found |= band
+        thickness = max(thickness, thick)
+    return found, thickness
 
 
 def rule_pixels(ink: InkMap, faint: float | None = None) -> np.ndarray | None:
     """H x W bool: the pixels of the ink map's form lines, None where it has none. Where a
     stroke crosses a rule (ink right above and below a flat rule, or right and left of an
-    upright one) the crossing is the stroke's. With `faint`, rules are looked for in
-    `ruling_masks` (pale, tilted or broken ruled lines) and must run across RULING_SPAN of
-    the image: grown that way, a row of characters' flat strokes can join up too."""
+    upright one) the crossing is the stroke's. With `faint`, a notebook's ruling is looked
+    for (`ruling_masks`: pale, tilted or broken ruled lines that must run across RULING_SPAN
+    of the image, since grown that way a row of characters' flat strokes can join up too),
+    and its margin line (`margin_lines`)."""
     if faint is None:
         rules = find_rules(ink.mask)
     else:
-        rules = find_rules(*ruling_masks(ink, faint), span=RULING_SPAN)
+        pale, search = ruling_masks(ink, faint)
+        rules = find_rules(pale, search, span=RULING_SPAN)
+        if rules.height:
+            margins, thick = margin_lines(pale, rules.height)
+            rules.upright |= margins
+            rules.upright_thickness = max(rules.upright_thickness, thick)
     if not rules.found:
         return None
     gone = rules.flat | rules.upright

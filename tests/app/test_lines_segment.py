@@ -12,6 +12,7 @@ from app.lines.segment import (
     find_lines,
     page_skew,
 )
+from app.vision import rules
 from app.vision.binarize import ink_map
 from app.vision.rules import rule_pixels
 from tests.conftest import digit_row
@@ -127,14 +128,18 @@ def test_descenders_below_a_gap_stay_with_their_line() -> None:
     assert _split_touching(mask, (0, 31), char_h=8.0) == [(0, 21), (22, 31)]
 
 
-def ruled_page(t10k, start: int, level: int, angle: float) -> np.ndarray:
+def ruled_page(t10k, start: int, level: int, angle: float, margin: int | None = None) -> np.ndarray:
     """Three rows of t10k digits on notebook paper: ruled every 52 px, a line under each row
     touching the digits' feet and one above the first, printed `level` grey, 1 px thin and
-    broken every 37 px, the whole page turned by `angle` degrees."""
+    broken every 37 px, the whole page turned by `angle` degrees. With `margin`, a margin
+    line that far left of the writing, 2 px wide, top to bottom."""
     page = np.pad(page_of_rows(t10k, 3, start=start, gap=24), ((20, 20), (0, 0)), "edge")
     unbroken = np.arange(page.shape[1]) % 37 != 0
     for y in (8, 60, 112, 164):  # t10k digits' ink ends ~4 px above their box's bottom
         page[y, unbroken] = np.minimum(page[y, unbroken], level)
+    if margin is not None:
+        page = np.pad(page, ((0, 0), (margin + 8, 0)), "edge")
+        page[:, 8:10] = np.minimum(page[:, 8:10], level)
     return rotate(page, angle)
 
 
@@ -148,6 +153,23 @@ def test_ruled_paper_lines_are_taken_out(t10k, level: int, angle: float) -> None
     for line in lines:
         # No rule left in the crop: no row of it is inked across most of its width.
         assert ((line.gray < 200).mean(axis=1) < 0.5).all()
+
+
+@pytest.mark.parametrize(
+    ("level", "angle", "margin"), [(60, 0.0, 4), (170, 0.0, 12), (130, 1.0, 8), (100, -1.5, 4)]
+)
+def test_a_margin_line_is_not_read_with_the_lines(
+    t10k, level: int, angle: float, margin: int, monkeypatch
+) -> None:
+    page = ruled_page(t10k, 300, level, angle, margin)
+    lines = find_lines(page)
+    assert len(lines) == 3
+    # The writing starts 16 + margin + 8 px from the left; the margin line at 8.
+    assert all(line.box.x >= margin + 16 for line in lines)
+    # The premise: left in, a margin line dark enough to be ink starts every line.
+    monkeypatch.setattr(rules, "margin_lines", lambda pale, *_: (np.zeros(pale.shape, bool), 0))
+    if level <= 130:
+        assert all(line.box.x <= 12 for line in find_lines(page))
 
 
 def test_rules_are_not_looked_for_in_writing(t10k) -> None:

@@ -119,12 +119,12 @@ def _trim(g: np.ndarray) -> np.ndarray:
     return g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] if ys.size else g
 
 
-def compose_line(
-    text: str, src: GlyphSources, rng: np.random.Generator, height: int = 48, ruled: bool = False
-) -> np.ndarray:
-    """Grayscale uint8 image of `text` written by hand, `height` pixels tall (dark ink); with
-    `ruled`, written on a notebook's ruled line (`rule_paper`)."""
-    cap = 40
+CAP = 40  # cap height of the writing on the canvas, before the image is scaled
+
+
+def line_ink(text: str, src: GlyphSources, rng: np.random.Generator) -> np.ndarray:
+    """`text` written by hand as ink (3 CAP x W float32, 1 = ink), its baseline at 2 CAP."""
+    cap = CAP
     slant = rng.normal(0, 0.12)
     spacing = rng.uniform(-0.06, 0.35)  # negative: neighbours touch
     canvas_h = cap * 3
@@ -150,6 +150,16 @@ def compose_line(
         top = min(max(top, 0), canvas_h - g.shape[0])
         region = ink[top : top + g.shape[0], px : px + g.shape[1]]
         np.maximum(region, g[: region.shape[0], : region.shape[1]], out=region)
+    return ink
+
+
+def compose_line(
+    text: str, src: GlyphSources, rng: np.random.Generator, height: int = 48, ruled: bool = False
+) -> np.ndarray:
+    """Grayscale uint8 image of `text` written by hand, `height` pixels tall (dark ink); with
+    `ruled`, written on a notebook's ruled line (`rule_paper`)."""
+    cap = CAP
+    ink = line_ink(text, src, rng)
     ys = np.nonzero(ink.max(axis=1) > 0.05)[0]
     pad = cap // 4
     if ys.size:
@@ -160,6 +170,55 @@ def compose_line(
             return _render(page, rng, round(height * page.shape[0] / written))
         ink = ink[max(0, ys.min() - pad) : ys.max() + 1 + pad]
     return _render(ink, rng, height)
+
+
+def compose_page(
+    texts: list[str],
+    src: GlyphSources,
+    rng: np.random.Generator,
+    line_height: int = 48,
+    ruled: bool = False,
+    margin: bool = False,
+) -> np.ndarray:
+    """Grayscale uint8 image of a page holding `texts` as lines written top to bottom, each
+    line's writing about `line_height` pixels tall as in `compose_line`. With `ruled`, on a
+    notebook's ruling (every line on a rule, one rule above and one below the writing, all
+    across the page); with `margin`, an upright margin line left of the writing, top to
+    bottom (notebooks print it, often red: grey once the photo is grayscale)."""
+    cap = CAP
+    inks = []
+    for text in texts:
+        ink = line_ink(text, src, rng)
+        cols = np.nonzero(ink.max(axis=0) > 0.05)[0]
+        inks.append(ink[:, cols.min() : cols.max() + 1] if cols.size else ink)
+    pitch = round(cap * rng.uniform(1.7, 2.2))
+    left = round(cap * rng.uniform(0.3, 1.5))
+    gutter = round(cap * rng.uniform(0.3, 1.0)) if margin else 0
+    start = left + gutter
+    width = start + max(ink.shape[1] for ink in inks) + round(cap * rng.uniform(0.5, 2.0))
+    # Baseline of line k at (k + 1.5) pitches: room above the first line's capitals.
+    height = round((len(texts) + 1) * pitch)
+    page = np.zeros((height, width), np.float32)
+    baselines = [round((k + 1.2) * pitch) for k in range(len(texts))]
+    for ink, base in zip(inks, baselines, strict=True):
+        x0 = start + int(rng.integers(0, cap // 3 + 1))
+        top = base - 2 * cap
+        src0, dst0 = max(0, -top), max(0, top)
+        rows = min(ink.shape[0] - src0, height - dst0)
+        cols = min(ink.shape[1], width - x0)
+        region = page[dst0 : dst0 + rows, x0 : x0 + cols]
+        np.maximum(region, ink[src0 : src0 + rows, :cols], out=region)
+    thick = int(rng.integers(1, 3))
+    level = rng.uniform(0.3, 1.0)
+    if ruled:
+        for y in [baselines[0] - pitch] + [b + int(rng.integers(0, 3)) for b in baselines]:
+            if 0 <= y < height - thick:
+                np.maximum(page[y : y + thick], level, out=page[y : y + thick])
+    if margin:
+        x = left - thick
+        np.maximum(page[:, x : x + thick], rng.uniform(0.3, 1.0), out=page[:, x : x + thick])
+    # The writing's size as on a single line: `line_height` pixels per 1.5 cap heights.
+    return _render(page, rng, round(line_height * height / (1.5 * cap)))
 
 
 def rule_paper(ink: np.ndarray, baseline: int, cap: int, rng: np.random.Generator) -> np.ndarray:

@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import ASSETS
 from training import mnist
 from training.lines import fonts
-from training.lines.compose import GlyphSources, compose_line, font_has
+from training.lines.compose import GlyphSources, compose_line, compose_page, font_has
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +51,25 @@ def test_ruled_lines_keep_the_writing_size_and_add_the_paper_around_it(
     # At least two rows are inked across nearly the whole width: the ruled lines.
     dark = ruled < np.median(ruled) - 15
     assert (dark.mean(axis=1) > 0.8).sum() >= 2
+
+
+def test_a_page_holds_its_lines_at_line_size_with_ruling_and_margin(
+    sources: GlyphSources,
+) -> None:
+    texts = ["A12 345", "号 67", "890 订"]
+    plain = compose_page(texts, sources, np.random.default_rng(4))
+    ruled = compose_page(texts, sources, np.random.default_rng(4), ruled=True, margin=True)
+    for page in (plain, ruled):
+        assert page.dtype == np.uint8
+        # Three lines of writing about 48 px tall each, with space between them.
+        assert 3 * 48 <= page.shape[0] <= 5 * 48
+    dark = ruled < np.median(ruled) - 15
+    assert (dark.mean(axis=1) > 0.8).sum() >= 4  # a rule under each line and one above
+
+    def upright_lines(page: np.ndarray) -> int:
+        """Columns darker all the way down than the columns 4 px either side."""
+        col = np.median(page, axis=0).astype(np.float32)
+        return int((col[4:-4] < np.minimum(col[:-8], col[8:]) - 15).sum())
+
+    assert upright_lines(ruled) >= 1  # the margin line, top to bottom
+    assert upright_lines(plain) == 0
