@@ -1,7 +1,7 @@
 """Character error rate of POST /lines on held-out lines built from reserved sources only.
 
     python bench/eval_lines.py --count 300 [--model models/crnn.onnx] [--beam 0]
-    python bench/eval_lines.py --count 100 --page 4 [--ruled] [--margin]
+    python bench/eval_lines.py --count 100 --page 4 [--ruled] [--margin] [--upscale 6]
 
 Sets: digit strings of MNIST t10k glyphs; Latin words and codes, Chinese phrases and mixed
 lines in the fonts kept out of training (Zeyada, Shadows Into Light, dkg-handwriting, Klee,
@@ -67,12 +67,19 @@ def held_out_pages(
 
 
 def evaluate(
-    client: TestClient, lines: list[tuple[np.ndarray, str]], params: dict, show: int = 0
+    client: TestClient,
+    lines: list[tuple[np.ndarray, str]],
+    params: dict,
+    show: int = 0,
+    upscale: float = 1.0,
 ) -> tuple[float, list[float]]:
-    """(CER, per-request milliseconds) of /lines over the given lines."""
+    """(CER, per-request milliseconds) of /lines over the given lines; with `upscale`, each
+    image is enlarged that many times first (a high-resolution photo of the same page)."""
     errors = chars = 0
     times = []
     for image, text in lines:
+        if upscale != 1.0:
+            image = cv2.resize(image, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
         _, buf = cv2.imencode(".png", image)
         t0 = time.perf_counter()
         r = client.post("/lines", params=params, files={"file": ("line.png", buf.tobytes())})
@@ -96,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--single-line", action="store_true", help="skip line splitting")
     p.add_argument("--ruled", action="store_true", help="lines written on ruled notebook paper")
     p.add_argument("--page", type=int, default=0, help="lines per page (0: one line per image)")
+    p.add_argument("--upscale", type=float, default=1.0, help="enlarge each image this much")
     p.add_argument("--margin", action="store_true", help="pages with a notebook's margin line")
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
@@ -104,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         "--record", action="store_true", help="store the figures in the model's card (.json/.md)"
     )
     args = p.parse_args(argv)
-    if args.record and (args.page or args.ruled or args.margin):
+    if args.record and (args.page or args.ruled or args.margin or args.upscale != 1.0):
         p.error("--record stores the single-line, plain-paper figures only")
     contexts = real_contexts(args.sources, build_charset())
     settings = Settings(**({"lines_model": args.model} if args.model else {}))
@@ -124,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
                 )
             else:
                 lines = held_out_lines(contexts[name], SETS[name], args.count, seed, args.ruled)
-            cer, times = evaluate(client, lines, params, args.show)
+            cer, times = evaluate(client, lines, params, args.show, args.upscale)
             chars = sum(len(t) for _, t in lines)
             results[name] = {
                 "lines": len(lines),

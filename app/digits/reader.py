@@ -3,7 +3,7 @@
 import bisect
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,9 +17,17 @@ from app.digits.preprocess import (
     second_looks,
     to_model_input,
 )
-from app.digits.segment import Box, Piece, Segment, digit_ink, segment_digits
+from app.digits.segment import (
+    Box,
+    Piece,
+    Segment,
+    digit_ink,
+    reading_factor,
+    segment_digits,
+)
 from app.lines.ctc import DecodedChar, greedy_decode, log_likelihood
 from app.lines.reader import LineReader, char_edges
+from app.vision.scale import shrink
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
 # A blob much shorter than its line's digits is read only when at least this sure (0.5, 0.7 and
@@ -139,7 +147,14 @@ class DigitReader:
         return {k: probs[w] for k, w in zip(keys, where, strict=True)}
 
     def read(self, gray: np.ndarray) -> list[ReadDigit]:
-        """All digits of a grayscale image in reading order."""
+        """All digits of a grayscale image in reading order (boxes in its pixels); a large
+        image with tall digits is read shrunk (`reading_factor`)."""
+        factor = reading_factor(gray)
+        if factor == 1:
+            return self._read(gray)
+        return [replace(d, box=d.box.scaled(factor)) for d in self._read(shrink(gray, factor))]
+
+    def _read(self, gray: np.ndarray) -> list[ReadDigit]:
         segments = segment_digits(digit_ink(gray))
         probs = self._classify_pieces(segments)
         # A narrow blob read whole without confidence may be a touching pair: cut it too.

@@ -14,6 +14,7 @@ import numpy as np
 
 from app.vision.binarize import InkMap, ink_map
 from app.vision.rules import remove_rules, typical_height
+from app.vision.scale import glance, shrink_factor
 
 _DILATE = np.ones((3, 3), np.uint8)
 # A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
@@ -50,6 +51,10 @@ class Box:
     def union(self, other: "Box") -> "Box":
         x, y = min(self.x, other.x), min(self.y, other.y)
         return Box(x, y, max(self.right, other.right) - x, max(self.bottom, other.bottom) - y)
+
+    def scaled(self, factor: int) -> "Box":
+        """The box in an image `factor` times as large."""
+        return Box(self.x * factor, self.y * factor, self.width * factor, self.height * factor)
 
 
 @dataclass
@@ -333,6 +338,29 @@ def digit_ink(gray: np.ndarray) -> InkMap:
     """The ink map digits are found in, form lines removed (the service and training both
     use this one)."""
     return remove_rules(ink_map(gray, faint=FAINT_INK))
+
+
+# A large image is read shrunk so that its digits stay at least this tall: the service is
+# measured on digits 24-72 pixels tall, and LeNet-5 sees them 20 pixels tall.
+READ_HEIGHT = 64
+
+
+def reading_factor(gray: np.ndarray) -> int:
+    """The whole factor a grayscale image is best read shrunk by (`app.vision.scale`): 1
+    unless it is large and its digits tall."""
+    look = glance(gray)
+    if look is None:
+        return 1
+    small, factor = look
+    mask = digit_ink(small).mask
+    if not mask.any():
+        return 1
+    _labels, boxes, areas = _components(mask)
+    kept = _drop_specks(boxes, areas, _reference_height(boxes, areas))
+    if not kept:
+        return 1
+    height = _reference_height([boxes[i] for i in kept], areas[kept]) * factor
+    return shrink_factor(height, READ_HEIGHT)
 
 
 def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:

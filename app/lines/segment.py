@@ -11,6 +11,7 @@ import numpy as np
 
 from app.vision.binarize import InkMap, ink_map
 from app.vision.rules import rule_fringe, rule_pixels
+from app.vision.scale import glance, shrink, shrink_factor
 
 MAX_SKEW_DEG = 8.0
 SKEW_STEP_DEG = 0.5
@@ -25,6 +26,9 @@ MIN_LINE_INK = 0.3
 MIN_LINE_PX = 4
 # Ruled lines are looked for down to this ink strength: notebooks print them pale.
 RULING_INK = 0.2
+# A large page is read shrunk so that its characters' typical part (a letter, a hanzi's
+# component) stays at least this tall: the CRNN reads lines 32-48 pixels tall.
+READ_HEIGHT = 48
 # One line tilted less than this is read as it is: rotating it costs more than the tilt.
 TILT_TOLERANCE_DEG = 3.5
 # A line's tilt counts when its slope is this many standard errors from flat.
@@ -230,8 +234,22 @@ def unruled_ink(gray: np.ndarray) -> InkMap:
     return ink_map(cv2.inpaint(gray, ruled, 2, cv2.INPAINT_TELEA))
 
 
+def reading_factor(gray: np.ndarray) -> int:
+    """The whole factor a page is best read shrunk by (`app.vision.scale`): 1 unless it is
+    large and its writing tall."""
+    look = glance(gray)
+    if look is None:
+        return 1
+    small, factor = look
+    return shrink_factor(_char_height(ink_map(small).mask) * factor, READ_HEIGHT)
+
+
 def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
-    """The text lines of a grayscale page, top to bottom (one crop when `single_line`)."""
+    """The text lines of a grayscale page, top to bottom (one crop when `single_line`);
+    boxes in the page's pixels, crops shrunk where the page is large (`reading_factor`)."""
+    factor = reading_factor(gray)
+    upload_shape = gray.shape
+    gray = shrink(gray, factor)
     ink = unruled_ink(gray)
     if not ink.mask.any():
         return []
@@ -244,7 +262,7 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
     if angle:
         dark, rot = _rotate(dark, angle, border=255)
         mask, _ = _rotate(ink.mask, angle, border=0)
-    inv = cv2.invertAffineTransform(rot)
+    inv = cv2.invertAffineTransform(rot) * factor  # the shrunk page's pixels -> the upload's
     rows = np.nonzero(mask.any(axis=1))[0]
     if single_line:
         bands = [(int(rows[0]), int(rows[-1]) + 1)]
@@ -264,7 +282,7 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
         lines.append(
             LineCrop(
                 gray=dark[cy0:cy1, cx0:cx1],
-                box=_box_in_upload(inv, x0, y0, x1, y1, gray.shape),
+                box=_box_in_upload(inv, x0, y0, x1, y1, upload_shape),
                 offset_x=cx0,
                 centre_y=(y0 + y1) / 2.0,
                 to_upload=inv,

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.lines import segment
 from app.lines.segment import (
     RULING_INK,
     _bands,
@@ -170,6 +171,22 @@ def test_a_margin_line_is_not_read_with_the_lines(
     monkeypatch.setattr(rules, "margin_lines", lambda pale, *_: (np.zeros(pale.shape, bool), 0))
     if level <= 130:
         assert all(line.box.x <= 12 for line in find_lines(page))
+
+
+def test_a_large_page_is_read_shrunk_with_boxes_in_its_own_pixels(t10k) -> None:
+    page = page_of_rows(t10k, 3, start=400)
+    big = cv2.resize(page, None, fx=12, fy=12, interpolation=cv2.INTER_CUBIC)  # ~4.5 MP
+    # Digits ~20 px tall at 1x, ~240 px here: shrunk 5 times, they are still 48 px or more.
+    assert segment.reading_factor(big) == 5
+    small, large = find_lines(page), find_lines(big)
+    assert len(small) == len(large) == 3
+    for a, b in zip(small, large, strict=True):
+        assert b.gray.shape[0] < 4 * a.gray.shape[0]  # read at ~2.4x, not 12x
+        for key in ("x", "y", "width", "height"):
+            assert abs(12 * getattr(a.box, key) - getattr(b.box, key)) <= 24
+        # Characters' columns map back to the upload's too.
+        right_a, right_b = a.gray.shape[1] - 1, b.gray.shape[1] - 1
+        assert abs(12 * a.upload_x(right_a) - b.upload_x(right_b)) <= 24
 
 
 def test_rules_are_not_looked_for_in_writing(t10k) -> None:

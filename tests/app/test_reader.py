@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from app.digits import reader as reader_module
+from app.digits import segment as segment_module
 from app.digits.reader import distinct_pieces
 from app.digits.segment import Box, Piece, Segment, segment_digits
 from app.lines.ctc import greedy_decode
 from app.vision.binarize import ink_map
-from tests.conftest import digit_row
+from tests.conftest import digit_row, encode
 
 
 def test_pieces_with_the_same_ink_are_read_once(t10k) -> None:
@@ -179,3 +180,26 @@ def test_sure_pieces_outvote_a_chain_reading_that_drops_a_digit(client) -> None:
     )
     best = (path, 3 * math.log(0.3))
     assert reader._chain_wins(0, faint, "85", _chain_frames(first=0.02), best, faint_probs, {})
+
+
+def test_a_large_photo_is_read_shrunk_with_boxes_in_its_own_pixels(t10k, client) -> None:
+    rows = [digit_row(t10k, list(range(k, k + 6))) for k in (60, 70)]
+    width = max(r.shape[1] for r, _ in rows)
+    page = np.vstack([np.pad(r, ((0, 0), (0, width - r.shape[1])), "edge") for r, _ in rows])
+    text = "\n".join(t for _, t in rows)
+    big = cv2.resize(page, None, fx=12, fy=12, interpolation=cv2.INTER_CUBIC)  # ~3.7 MP
+    # Digits ~20 px tall at 1x, ~240 px here: read shrunk 3 times (still 64 px or more).
+    assert segment_module.reading_factor(big) == 3
+    small = client.post("/digits", files={"file": ("p.png", encode(page))}).json()
+    large = client.post("/digits", files={"file": ("p.png", encode(big))}).json()
+    assert small["text"] == large["text"] == text
+    for a, b in zip(small["digits"], large["digits"], strict=True):
+        for key in ("x", "y", "width", "height"):
+            assert abs(12 * a["box"][key] - b["box"][key]) <= 24  # two source pixels
+
+
+def test_small_digits_on_a_large_page_are_read_at_full_size(t10k) -> None:
+    page, _ = digit_row(t10k, list(range(80, 86)))
+    canvas = np.full((1500, 2000), 255, np.uint8)
+    canvas[700 : 700 + page.shape[0], 900 : 900 + page.shape[1]] = page
+    assert segment_module.reading_factor(canvas) == 1
