@@ -66,14 +66,22 @@ def typical_height(
     return float(statistics.median(kept) if len(kept) >= 3 else max(kept))
 
 
-def _writing_height(mask: np.ndarray) -> float | None:
-    """`typical_height` of a mask's components, None where it holds no ink."""
+def _heights(mask: np.ndarray) -> tuple[float, int] | None:
+    """(`typical_height` of a mask's components, the tallest one's height), None where it
+    holds no ink."""
     _n, _labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         mask, 8, cv2.CV_32S, cv2.CCL_GRANA
     )
     if len(stats) < 2:
         return None
-    return typical_height(stats[1:, 3], stats[1:, 4], widths=stats[1:, 2])
+    heights = stats[1:, 3]
+    return typical_height(heights, stats[1:, 4], widths=stats[1:, 2]), int(heights.max())
+
+
+def _writing_height(mask: np.ndarray) -> float | None:
+    """`typical_height` of a mask's components, None where it holds no ink."""
+    measured = _heights(mask)
+    return None if measured is None else measured[0]
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,6 +131,7 @@ class Rules:
     flat_thickness: int = 0
     upright_thickness: int = 0
     height: float = 0.0  # the writing's typical height, as measured for the search
+    tallest: int = 0  # the tallest component's height in the searched mask
 
     @property
     def found(self) -> bool:
@@ -150,31 +159,32 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
     rules = Rules(np.zeros(mask.shape, bool), np.zeros(mask.shape, bool))
     fitted, grown = mask, search is not None
     mask = mask if search is None else search
-    height = _writing_height(mask)
-    if height is None:
+    measured = _heights(mask)
+    if measured is None:
         return rules
+    height, rules.tallest = measured
+    rules.height = height
     first_look = max(MIN_RUN, round(FIRST_LOOK * mask.shape[1]))
+    # No flat rule, no box: an erosion tells that at half the cost of the opening below
+    # (a larger height, as measured next, only asks for longer runs; for a ruling, the
+    # first look's runs are the longest asked for).
+    shortest = min(RULE_LENGTH * height, first_look) if span else RULE_LENGTH * height
+    if not _eroded(mask, shortest).any():
+        return rules
+    first = _runs(mask, first_look, True)
     if span:
         # A notebook's ruling joins up the writing that touches it (crossed by its margin
         # line, into one network as tall as the page): the writing's height is measured with
         # the long runs out.
-        first = _runs(mask, first_look, True)
         if first.any():
             height = _writing_height(mask & (1 - first)) or height
-    rules.height = height
-    # No flat rule, no box: an erosion tells that at half the cost of the opening below
-    # (a larger height, as measured next, only asks for longer runs).
-    if not _eroded(mask, RULE_LENGTH * height).any():
-        return rules
-    if not span:
+    elif first.any():
         # An underline joins a row of digits into one blob no taller than a digit, but a page
         # of digits on rules may hold nothing else: the height is also measured with the
         # longest runs out, and the larger kept (with a digit's bars out, a digit falls to
         # pieces).
-        first = _runs(mask, first_look, True)
-        if first.any():
-            height = max(height, _writing_height(mask & (1 - first)) or 0.0)
-            rules.height = height
+        height = max(height, _writing_height(mask & (1 - first)) or 0.0)
+    rules.height = height
     flat = _runs(mask, max(MIN_RUN, round(RULE_LENGTH * height)), True)
     labels, stats = _components(flat)
     # Each accepted flat rule gets its own number in `ruled` (0: none), for box sides below.
@@ -273,19 +283,22 @@ def margin_lines(pale: np.ndarray, height: float) -> tuple[np.ndarray, int]:
 def rule_pixels(ink: InkMap, faint: float | None = None) -> np.ndarray | None:
     """H x W bool: the pixels of the ink map's form lines, None where it has none. Where a
     stroke crosses a rule (ink right above and below a flat rule, or right and left of an
-    upright one) the crossing is the stroke's. With `faint`, a notebook's ruling is looked
-    for (`ruling_masks`: pale, tilted or broken ruled lines that must run across RULING_SPAN
-    of the image, since grown that way a row of characters' flat strokes can join up too),
-    and its margin line (`margin_lines`)."""
+    upright one) the crossing is the stroke's. A margin line (`margin_lines`) goes too. With
+    `faint`, a notebook's ruling is looked for (`ruling_masks`: pale, tilted or broken ruled
+    lines that must run across RULING_SPAN of the image, since grown that way a row of
+    characters' flat strokes can join up too)."""
     if faint is None:
-        rules = find_rules(ink.mask)
+        pale = ink.mask
+        rules = find_rules(pale)
     else:
         pale, search = ruling_masks(ink, faint)
         rules = find_rules(pale, search, span=RULING_SPAN)
-        if rules.height:
-            margins, thick = margin_lines(pale, rules.height)
-            rules.upright |= margins
-            rules.upright_thickness = max(rules.upright_thickness, thick)
+    # A margin line is (part of) a component nearly as tall as the image: most pages have
+    # none, and the search costs about a millisecond.
+    if rules.height and rules.tallest >= MARGIN_SPAN * pale.shape[0]:
+        margins, thick = margin_lines(pale, rules.height)
+        rules.upright |= margins
+        rules.upright_thickness = max(rules.upright_thickness, thick)
     if not rules.found:
         return None
     gone = rules.flat | rules.upright

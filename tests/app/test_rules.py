@@ -7,8 +7,9 @@ import pytest
 from app.core.config import Settings
 from app.digits import segment
 from app.digits.segment import segment_digits
+from app.vision import rules
 from app.vision.binarize import ink_map
-from app.vision.rules import find_rules, remove_rules
+from app.vision.rules import find_rules, remove_rules, rule_pixels
 from tests.conftest import digit_row, encode, sheet_accuracy
 from training import digit_sheets
 
@@ -71,12 +72,26 @@ def test_a_lone_upright_stroke_between_ruled_lines_is_a_one(t10k) -> None:
     assert not rules.upright[:, x - 2 : x + 3].any()
 
 
+def test_a_margin_line_beside_rows_of_digits_is_not_a_row_of_ones(
+    t10k, client, monkeypatch
+) -> None:
+    rows = [_page(t10k, list(range(k, k + 6))) for k in (140, 146, 152)]
+    width = max(page.shape[1] for page, _, _ in rows)
+    page = np.vstack([np.pad(p, ((0, 0), (0, width - p.shape[1])), "edge") for p, _, _ in rows])
+    text = "\n".join(t for _, t, _ in rows)
+    page[:, 12:15] = 90  # a margin line top to bottom, left of the writing
+    assert _read(client, page) == text
+    # The premise: left in, the line is a tall 1, a row of its own.
+    monkeypatch.setattr(rules, "margin_lines", lambda pale, *_: (np.zeros(pale.shape, bool), 0))
+    assert _read(client, page) != text
+
+
 @pytest.mark.parametrize("kind", ["spaced", "touching", "rows", "photo", "single"])
 def test_no_rules_are_found_among_plain_digits(t10k, kind: str) -> None:
     images, labels = t10k
     for sheet in digit_sheets.make_sheets(images, labels, kind, 40, seed=11):
         gray = cv2.cvtColor(sheet.image, cv2.COLOR_BGR2GRAY)
-        assert not find_rules(ink_map(gray, faint=segment.FAINT_INK).mask).found
+        assert rule_pixels(ink_map(gray, faint=segment.FAINT_INK)) is None  # margins included
 
 
 def test_digits_on_forms_read_right_only_with_the_rules_out(t10k, monkeypatch) -> None:
