@@ -42,6 +42,9 @@ RULING_SPAN = 0.6
 # than about two of its typical components' heights: x-height letters, a hanzi's parts).
 MARGIN_SPAN = 0.9
 MARGIN_LENGTH = 3.5
+# A crop of one row of writing (up to ~2.5 writing heights tall) is not searched for a
+# notebook's ruling by /digits: the search would cost a sixth of such a small request.
+NOTEBOOK_ROOM = 3.0
 
 
 def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
@@ -136,6 +139,13 @@ class Rules:
     @property
     def found(self) -> bool:
         return bool(self.flat_thickness or self.upright_thickness)
+
+    def add(self, other: "Rules") -> None:
+        """Take in the lines another search found on the same image."""
+        self.flat |= other.flat
+        self.upright |= other.upright
+        self.flat_thickness = max(self.flat_thickness, other.flat_thickness)
+        self.upright_thickness = max(self.upright_thickness, other.upright_thickness)
 
 
 def _own(run: np.ndarray, mask: np.ndarray, grown: bool) -> np.ndarray:
@@ -280,11 +290,9 @@ def margin_lines(pale: np.ndarray, height: float) -> tuple[np.ndarray, int]:
     return found, thickness
 
 
-def rule_pixels(ink: InkMap, faint: float | None = None) -> np.ndarray | None:
-    """H x W bool: the pixels of the ink map's form lines, None where it has none. Where a
-    stroke crosses a rule (ink right above and below a flat rule, or right and left of an
-    upright one) the crossing is the stroke's. A margin line (`margin_lines`) goes too. With
-    `faint`, a notebook's ruling is looked for (`ruling_masks`: pale, tilted or broken ruled
+def page_rules(ink: InkMap, faint: float | None = None) -> Rules:
+    """The ink map's form lines, and a margin line (`margin_lines`). With `faint`, a
+    notebook's ruling is looked for instead (`ruling_masks`: pale, tilted or broken ruled
     lines that must run across RULING_SPAN of the image, since grown that way a row of
     characters' flat strokes can join up too)."""
     if faint is None:
@@ -299,6 +307,16 @@ def rule_pixels(ink: InkMap, faint: float | None = None) -> np.ndarray | None:
         margins, thick = margin_lines(pale, rules.height)
         rules.upright |= margins
         rules.upright_thickness = max(rules.upright_thickness, thick)
+    return rules
+
+
+def rule_pixels(
+    ink: InkMap, faint: float | None = None, rules: Rules | None = None
+) -> np.ndarray | None:
+    """H x W bool: the pixels of the ink map's rules (`page_rules`, or those given), None where
+    it has none. Where a stroke crosses a rule (ink right above and below a flat rule, or
+    right and left of an upright one) the crossing is the stroke's."""
+    rules = page_rules(ink, faint) if rules is None else rules
     if not rules.found:
         return None
     gone = rules.flat | rules.upright
@@ -324,9 +342,19 @@ def rule_fringe(gone: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return gone | (fringe & (mask == 0))
 
 
-def remove_rules(ink: InkMap) -> InkMap:
-    """The ink map without its form lines (`rule_pixels`), their edges faded to paper."""
-    gone = rule_pixels(ink)
+def remove_rules(ink: InkMap, ruling: float | None = None) -> InkMap:
+    """The ink map without its form lines (`rule_pixels`), their edges faded to paper. With
+    `ruling`, on an image with room for NOTEBOOK_ROOM writing heights, a notebook's ruling
+    is also looked for down to that ink strength (a thin rule binarises into dashes that the
+    form-line search does not join)."""
+    rules = page_rules(ink)
+    if (
+        ruling is not None
+        and ink.mask.shape[0] >= NOTEBOOK_ROOM * rules.height
+        and rules.flat.any(axis=0).mean() < RULING_SPAN  # else the ruling is found already
+    ):
+        rules.add(page_rules(ink, ruling))
+    gone = rule_pixels(ink, rules=rules)
     if gone is None:
         return ink
     mask = (ink.mask & ~gone).view(np.uint8)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from app.core.config import Settings
+from app.digits import reader as digit_reader
 from app.digits import segment
 from app.digits.segment import segment_digits
 from app.vision import rules
@@ -91,14 +92,35 @@ def test_no_rules_are_found_among_plain_digits(t10k, kind: str) -> None:
     images, labels = t10k
     for sheet in digit_sheets.make_sheets(images, labels, kind, 40, seed=11):
         gray = cv2.cvtColor(sheet.image, cv2.COLOR_BGR2GRAY)
-        assert rule_pixels(ink_map(gray, faint=segment.FAINT_INK)) is None  # margins included
+        ink = ink_map(gray, faint=segment.FAINT_INK)
+        assert rule_pixels(ink) is None  # margins included
+        assert rule_pixels(ink, segment.FAINT_INK) is None  # nor a notebook's ruling
+
+
+def test_a_notebooks_ruling_broken_into_dashes_is_taken_out(t10k, client, monkeypatch) -> None:
+    rows = [_page(t10k, list(range(k, k + 6))) for k in (160, 166, 172)]
+    width = max(page.shape[1] for page, _, _ in rows)
+    page = np.vstack([np.pad(p, ((0, 0), (0, width - p.shape[1])), "edge") for p, _, _ in rows])
+    text = "\n".join(t for _, t, _ in rows)
+    dashes = np.arange(width) % 37 != 0  # a thin pale rule, binarised into dashes
+    for k, (row, _, (_top, bottom)) in enumerate(rows):
+        y = k * row.shape[0] + bottom - 2  # under the digits' feet, touching some
+        page[y, dashes] = np.minimum(page[y, dashes], 120)
+    assert _read(client, page) == text
+
+    # The premise: the form-line search alone leaves the dashes in.
+    def form_lines_only(gray: np.ndarray):
+        return remove_rules(ink_map(gray, faint=segment.FAINT_INK))
+
+    monkeypatch.setattr(digit_reader, "digit_ink", form_lines_only)
+    assert _read(client, page) != text
 
 
 def test_digits_on_forms_read_right_only_with_the_rules_out(t10k, monkeypatch) -> None:
     images, labels = t10k
     sheets = digit_sheets.make_sheets(images, labels, "form", 40, seed=4)
     with_rules_out = sheet_accuracy(sheets, Settings())
-    monkeypatch.setattr(segment, "remove_rules", lambda ink: ink)
+    monkeypatch.setattr(segment, "remove_rules", lambda ink, ruling=None: ink)
     left_in = sheet_accuracy(sheets, Settings())
     assert with_rules_out >= 0.75
     assert left_in <= 0.3
