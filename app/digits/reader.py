@@ -44,6 +44,8 @@ PAIR_MIN_ASPECT = 0.6
 PAIR_COST = 0.3
 # A narrow blob read whole at least this surely is not cut into candidates.
 SURE_WHOLE = 0.5
+# Separate marks (specks dropped) allowed per digit of `max_digits` before an image is refused.
+MARKS_PER_DIGIT = 4
 # A digit read less surely than this is read again from slightly re-posed copies.
 UNSURE = 0.6
 # Log-probability a chain reading's digit costs where no path of pieces reads that many
@@ -155,7 +157,8 @@ class DigitReader:
         return [replace(d, box=d.box.scaled(factor)) for d in self._read(shrink(gray, factor))]
 
     def _read(self, gray: np.ndarray) -> list[ReadDigit]:
-        segments = segment_digits(digit_ink(gray))
+        # Fragments of one digit are separate marks: room for a few per digit.
+        segments = segment_digits(digit_ink(gray), max_blobs=MARKS_PER_DIGIT * self.max_digits)
         probs = self._classify_pieces(segments)
         # A narrow blob read whole without confidence may be a touching pair: cut it too.
         unsure = {

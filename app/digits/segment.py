@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from app.core.errors import TooManyCharacters
 from app.vision.binarize import InkMap, ink_map
 from app.vision.rules import remove_rules, typical_height
 from app.vision.scale import glance, shrink_factor
@@ -363,11 +364,13 @@ def reading_factor(gray: np.ndarray) -> int:
     return shrink_factor(height, READ_HEIGHT)
 
 
-def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:
+def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = None) -> list[Segment]:
     """Ink map -> digit segments in reading order (rows top to bottom, left to right).
 
     A blob wider than tall gets its lattice of cuts at once; one only wider than WIDE of its
-    height keeps its ink in `deferred` for `Segment.expand` (at once with `eager`)."""
+    height keeps its ink in `deferred` for `Segment.expand` (at once with `eager`). More than
+    `max_blobs` blobs (specks dropped) is refused before the work that grows with their
+    square (grouping fragments and rows)."""
     if not ink.mask.any():
         return []
     labels, boxes, areas = _components(ink.mask)
@@ -375,6 +378,11 @@ def segment_digits(ink: InkMap, eager: bool = False) -> list[Segment]:
     kept = _drop_specks(boxes, areas, ref_h)
     if not kept:
         return []
+    if max_blobs is not None and len(kept) > max_blobs:
+        raise TooManyCharacters(
+            f"The image holds {len(kept)} separate marks, more than {max_blobs}; "
+            "send a crop with fewer digits."
+        )
     boxes, areas = [boxes[i] for i in kept], areas[kept]
     ref_h = _reference_height(boxes, areas)
     blobs, rows = _blobs_in_rows(boxes, [ref_h] * len(boxes))

@@ -34,9 +34,17 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+# OpenCV's decoders refuse (by raising) a side longer than this, whatever the pixel count.
+MAX_SIDE = 1 << 20
+
+
 def _check_size(width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise UnsupportedImage("The image has no pixels.")
+    if max(width, height) > MAX_SIDE:
+        raise ImageTooLarge(
+            f"Image is {width}x{height}; no side may be longer than {MAX_SIDE} pixels."
+        )
     if width * height > max_pixels:
         raise ImageTooLarge(
             f"Image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}."
@@ -149,7 +157,10 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     if fmt is None:
         raise UnsupportedImage("Not an accepted image; send PNG, JPEG, BMP, TIFF or WebP.")
     _width, _height, orientation = _header(data, fmt, max_pixels)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # a limit of OpenCV's own that the header check did not foresee
+        img = None
     if img is None or img.size == 0:
         img = _decode_with_pillow(data)
     if img is None or img.size == 0:

@@ -30,7 +30,8 @@ def glance(gray: np.ndarray) -> tuple[np.ndarray, int] | None:
     h, w = gray.shape
     if h * w <= LARGE_IMAGE:
         return None
-    factor = math.ceil(math.sqrt(h * w / LARGE_IMAGE))
+    # A very long, thin image would otherwise shrink to nothing across.
+    factor = min(math.ceil(math.sqrt(h * w / LARGE_IMAGE)), h, w)
     return shrink(gray, factor), factor
 
 

@@ -109,6 +109,18 @@ def test_read_digits_with_too_many_pixels_is_413(client: TestClient) -> None:
     assert r.status_code == 413 and "pixels" in r.json()["detail"]
 
 
+def test_an_image_of_thousands_of_separate_marks_is_refused_with_422(client: TestClient) -> None:
+    """10,000 dots (not specks: all alike) would each be a digit candidate; grouping them
+    grows with their square, so the image is refused before that work."""
+    page = np.full((600, 600), 255, np.uint8)
+    for y in range(2, 598, 6):
+        for x in range(2, 598, 6):
+            page[y : y + 3, x : x + 3] = 0
+    r = client.post("/digits", files={"file": ("dots.png", encode(page))})
+    assert r.status_code == 422
+    assert "10000 separate marks" in r.json()["detail"]
+
+
 def test_health_reports_models_and_the_provider_in_use(client: TestClient) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok"

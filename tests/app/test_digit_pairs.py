@@ -28,7 +28,7 @@ def blob(monkeypatch) -> Segment:
         (1, 2): Piece(Box(30, 5, 20, 30), ink),
     }
     seg = Segment(Box(10, 5, 40, 30), 0, [0, 20, 40], pieces)
-    monkeypatch.setattr(reader_module, "segment_digits", lambda _ink: [seg])
+    monkeypatch.setattr(reader_module, "segment_digits", lambda _ink, **_kw: [seg])
     return seg
 
 
