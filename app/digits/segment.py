@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 
 from app.core.errors import TooManyCharacters
+from app.vision import scale
 from app.vision.binarize import InkMap, ink_map
 from app.vision.rules import remove_rules, typical_height
-from app.vision.scale import glance, shrink_factor
 
 _DILATE = np.ones((3, 3), np.uint8)
 # A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
@@ -346,22 +346,22 @@ def digit_ink(gray: np.ndarray) -> InkMap:
 READ_HEIGHT = 64
 
 
+def _marks(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray, list[int], float]:
+    """A mask's components: (labels, boxes, areas, the indices of those kept (specks dropped),
+    the kept ones' typical height); no boxes where it holds no ink."""
+    labels, boxes, areas = _components(mask)
+    if not boxes:
+        return labels, boxes, areas, [], 0.0
+    kept = _drop_specks(boxes, areas, _reference_height(boxes, areas))
+    if not kept:
+        return labels, boxes, areas, kept, 0.0
+    return labels, boxes, areas, kept, _reference_height([boxes[i] for i in kept], areas[kept])
+
+
 def reading_factor(gray: np.ndarray) -> int:
     """The whole factor a grayscale image is best read shrunk by (`app.vision.scale`): 1
     unless it is large and its digits tall."""
-    look = glance(gray)
-    if look is None:
-        return 1
-    small, factor = look
-    mask = digit_ink(small).mask
-    if not mask.any():
-        return 1
-    _labels, boxes, areas = _components(mask)
-    kept = _drop_specks(boxes, areas, _reference_height(boxes, areas))
-    if not kept:
-        return 1
-    height = _reference_height([boxes[i] for i in kept], areas[kept]) * factor
-    return shrink_factor(height, READ_HEIGHT)
+    return scale.reading_factor(gray, lambda small: _marks(digit_ink(small).mask)[4], READ_HEIGHT)
 
 
 def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = None) -> list[Segment]:
@@ -373,9 +373,7 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
     square (grouping fragments and rows)."""
     if not ink.mask.any():
         return []
-    labels, boxes, areas = _components(ink.mask)
-    ref_h = _reference_height(boxes, areas)
-    kept = _drop_specks(boxes, areas, ref_h)
+    labels, boxes, areas, kept, ref_h = _marks(ink.mask)
     if not kept:
         return []
     if max_blobs is not None and len(kept) > max_blobs:
@@ -384,7 +382,6 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
             "send a crop with fewer digits."
         )
     boxes, areas = [boxes[i] for i in kept], areas[kept]
-    ref_h = _reference_height(boxes, areas)
     blobs, rows = _blobs_in_rows(boxes, [ref_h] * len(boxes))
     # Lines may be written at different sizes: where one sets its own typical height,
     # fragments are merged and rows grouped again with it.

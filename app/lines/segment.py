@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.vision import scale
 from app.vision.binarize import InkMap, ink_map
 from app.vision.rules import rule_fringe, rule_pixels
-from app.vision.scale import glance, shrink, shrink_factor
 
 MAX_SKEW_DEG = 8.0
 SKEW_STEP_DEG = 0.5
@@ -237,11 +237,7 @@ def unruled_ink(gray: np.ndarray) -> InkMap:
 def reading_factor(gray: np.ndarray) -> int:
     """The whole factor a page is best read shrunk by (`app.vision.scale`): 1 unless it is
     large and its writing tall."""
-    look = glance(gray)
-    if look is None:
-        return 1
-    small, factor = look
-    return shrink_factor(_char_height(ink_map(small).mask) * factor, READ_HEIGHT)
+    return scale.reading_factor(gray, lambda small: _char_height(ink_map(small).mask), READ_HEIGHT)
 
 
 def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
@@ -249,7 +245,7 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
     boxes in the page's pixels, crops shrunk where the page is large (`reading_factor`)."""
     factor = reading_factor(gray)
     upload_shape = gray.shape
-    gray = shrink(gray, factor)
+    gray = scale.shrink(gray, factor)
     ink = unruled_ink(gray)
     if not ink.mask.any():
         return []

@@ -351,7 +351,8 @@ def remove_rules(ink: InkMap, ruling: float | None = None) -> InkMap:
     if (
         ruling is not None
         and ink.mask.shape[0] >= NOTEBOOK_ROOM * rules.height
-        and rules.flat.any(axis=0).mean() < RULING_SPAN  # else the ruling is found already
+        # else the ruling is found already
+        and (not rules.flat_thickness or rules.flat.any(axis=0).mean() < RULING_SPAN)
     ):
         rules.add(page_rules(ink, ruling))
     gone = rule_pixels(ink, rules=rules)

@@ -7,6 +7,7 @@ the reader's height (whole factors: block averaging is several times faster than
 """
 
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -24,17 +25,15 @@ def shrink(gray: np.ndarray, factor: int) -> np.ndarray:
     return cv2.resize(whole, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
 
 
-def glance(gray: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """(the image shrunk to about LARGE_IMAGE pixels, the factor) where it is larger; None
-    where it is read as sent anyway."""
+def reading_factor(
+    gray: np.ndarray, writing_height: Callable[[np.ndarray], float], read_px: int
+) -> int:
+    """The whole factor to read `gray` shrunk by: 1 unless it is over LARGE_IMAGE pixels and
+    its writing, as `writing_height` measures it on the image shrunk to about LARGE_IMAGE
+    pixels, is at least twice `read_px` tall (then as much as leaves it `read_px` or more)."""
     h, w = gray.shape
     if h * w <= LARGE_IMAGE:
-        return None
+        return 1
     # A very long, thin image would otherwise shrink to nothing across.
-    factor = min(math.ceil(math.sqrt(h * w / LARGE_IMAGE)), h, w)
-    return shrink(gray, factor), factor
-
-
-def shrink_factor(writing_px: float, read_px: int) -> int:
-    """The whole factor that leaves writing `writing_px` tall at least `read_px` tall."""
-    return max(1, int(writing_px // read_px))
+    look = min(math.ceil(math.sqrt(h * w / LARGE_IMAGE)), h, w)
+    return max(1, int(writing_height(shrink(gray, look)) * look // read_px))
