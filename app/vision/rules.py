@@ -30,6 +30,21 @@ BOX_SIDE = 0.4
 MAX_CROSSED = 0.4
 # No rule is thicker than this share of the writing's height.
 MAX_THICKNESS = 0.35
+# Writing this much smaller than the page's typical writing (a small box of small digits
+# beside big ones) has its flat rules judged against its own height: a rule is long against
+# the writing around it.
+SMALL_WRITING = 0.7
+# Comb separators are drawn with the pen of the rules they join: at most this many times
+# as thick (plus a pixel).
+SAME_PEN = 1.5
+# A short flat run with no twin (no box) touching small writing is its underline if it
+# runs this many of its writing heights (a 5's flat base broken off with its bowl, ~2.5).
+UNDERLINE = 4.0
+# A page with more short flat runs than this is no form with a few small boxes: its short
+# runs are not judged one by one (each costs a look at every component around it).
+MAX_SHORT_RUNS = 32
+# A box's side fills its columns along at least this share of its length.
+STRAIGHT = 0.8
 # A first look for rules takes straight horizontal runs this share of the image's width:
 # longer than any digit's bar unless the image is a tight crop of very few digits.
 FIRST_LOOK = 0.25
@@ -69,22 +84,61 @@ def typical_height(
     return float(statistics.median(kept) if len(kept) >= 3 else max(kept))
 
 
-def _heights(mask: np.ndarray) -> tuple[float, int] | None:
-    """(`typical_height` of a mask's components, the tallest one's height), None where it
-    holds no ink."""
-    _n, _labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+def _heights(mask: np.ndarray) -> tuple[float, int, np.ndarray, np.ndarray] | None:
+    """(`typical_height` of a mask's components, the tallest one's height, their stats (one
+    row per component, as connectedComponentsWithStats gives them, background left out) and
+    labels), None where it holds no ink."""
+    _n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         mask, 8, cv2.CV_32S, cv2.CCL_GRANA
     )
     if len(stats) < 2:
         return None
-    heights = stats[1:, 3]
-    return typical_height(heights, stats[1:, 4], widths=stats[1:, 2]), int(heights.max())
+    stats = stats[1:]
+    heights = stats[:, cv2.CC_STAT_HEIGHT]
+    return (
+        typical_height(heights, stats[:, cv2.CC_STAT_AREA], widths=stats[:, cv2.CC_STAT_WIDTH]),
+        int(heights.max()),
+        stats,
+        labels,
+    )
 
 
 def _writing_height(mask: np.ndarray) -> float | None:
     """`typical_height` of a mask's components, None where it holds no ink."""
     measured = _heights(mask)
     return None if measured is None else measured[0]
+
+
+def _small_writing(stats: np.ndarray, height: float) -> float | None:
+    """The height of a page's smallest writing where it is well below the typical `height`
+    (a small box of small digits beside big ones), else None: digit-like components (broad,
+    not specks) at least 0.3 of `height` tall."""
+    tall, wide = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_WIDTH]
+    digits = tall[(wide >= 0.25 * tall) & (tall >= max(MIN_RUN / RULE_LENGTH, 0.3 * height))]
+    if not digits.size or digits.min() >= SMALL_WRITING * height:
+        return None
+    return float(digits.min())
+
+
+def _local_height(stats: np.ndarray, own: int, x: int, width: int, cy: float) -> float:
+    """Height of the writing a short flat run at row `cy` would be a rule for: the smaller of
+    the writing's `typical_height` above it and below it (an underline of small digits may
+    lie above a row of big ones), counting the components mostly within its columns and
+    within the height of writing it would be a rule for; never less than its own component
+    (`own`, an index into `stats`: the box it is part of, the digit whose bar it is)."""
+    reach = width / RULE_LENGTH
+    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    wide, tall = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    shared = np.minimum(left + wide, x + width) - np.maximum(left, x)
+    near = (2 * shared >= wide) & (top < cy + reach) & (top + tall > cy - reach)
+    near[own] = False
+    centre = top + tall / 2.0
+    sides = [
+        typical_height(tall[group], stats[group, cv2.CC_STAT_AREA], widths=wide[group])
+        for group in (near & (centre < cy), near & (centre >= cy))
+        if group.any()
+    ]
+    return max(float(tall[own]), min(sides, default=0.0))
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,13 +148,34 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, stats
 
 
-def _band(mask: np.ndarray, run: np.ndarray, horizontal: bool) -> tuple[np.ndarray, int, float]:
-    """The straight band of a rule: a line fitted through the run's pixels, as thick as the
-    run typically is (plus a pixel of blurred edge each side), and the ink of `mask` in it.
-    Returns that ink (H x W bool), the band's thickness, and the share of its length where
-    ink lies right beside it on both sides: strokes crossing a rule, or, where that is most
-    of its length, a row of touching digits whose strokes happen to line up."""
+Pixels = tuple[np.ndarray, np.ndarray]  # rows and columns of some pixels of an image
+
+
+def _run(
+    labels: np.ndarray, k: int, s: np.ndarray, mask: np.ndarray, grown: bool
+) -> tuple[np.ndarray, int, int]:
+    """Component `k` of `labels` (`s`: its stats row) as a bool crop of its bounding box, and
+    the crop's top and left. A run found in a grown copy of `mask` lies partly on paper: its
+    pixels on `mask` (the run itself where it has none)."""
+    x, y, width, tall = (int(v) for v in s[:4])
+    run = labels[y : y + tall, x : x + width] == k
+    if grown:
+        on_mask = run & (mask[y : y + tall, x : x + width] > 0)
+        run = on_mask if on_mask.any() else run
+    return run, y, x
+
+
+def _band(
+    mask: np.ndarray, run: np.ndarray, top: int, left: int, horizontal: bool
+) -> tuple[Pixels, int, float]:
+    """The straight band of a rule: a line fitted through the run's pixels (`run`: a bool
+    crop of the image at `top`, `left`), as thick as the run typically is (plus a pixel of
+    blurred edge each side), and the ink of `mask` in it. Returns that ink's pixels, the
+    band's thickness, and the share of its length where ink lies right beside it on both
+    sides: strokes crossing a rule, or, where that is most of its length, a row of touching
+    digits whose strokes happen to line up."""
     ys, xs = np.nonzero(run)
+    ys, xs = ys + top, xs + left
     along, across = (xs, ys) if horizontal else (ys, xs)
     slope, offset = np.polyfit(along, across, 1) if np.ptp(along) > 0 else (0.0, across.mean())
     half = float(np.median(np.bincount(along - along.min()))) / 2.0 + 1.0
@@ -114,15 +189,13 @@ def _band(mask: np.ndarray, run: np.ndarray, horizontal: bool) -> tuple[np.ndarr
     w_along, w_across = (wx, wy) if horizontal else (wy, wx)
     off = w_across - (slope * w_along + offset)
     inside = np.abs(off) <= half
-    band = np.zeros(mask.shape, bool)
-    band[wy[inside], wx[inside]] = True
     beside = ~inside & (np.abs(off) <= half + 2.0)
     start, length = int(along.min()), int(np.ptp(along)) + 1
     sides = np.zeros((2, length), bool)
     pos = w_along[beside] - start
     ok = (pos >= 0) & (pos < length)
     sides[(off[beside] > 0).astype(np.int64)[ok], pos[ok]] = True
-    return band, int(np.ceil(2 * half)), float((sides[0] & sides[1]).mean())
+    return (wy[inside], wx[inside]), int(np.ceil(2 * half)), float((sides[0] & sides[1]).mean())
 
 
 @dataclass
@@ -148,18 +221,72 @@ class Rules:
         self.upright_thickness = max(self.upright_thickness, other.upright_thickness)
 
 
-def _own(run: np.ndarray, mask: np.ndarray, grown: bool) -> np.ndarray:
-    """A run found in a grown copy of `mask` lies partly on paper: its pixels on `mask` (the
-    run itself where it has none)."""
-    if not grown:
-        return run
-    on_mask = run & (mask > 0)
-    return on_mask if on_mask.any() else run
-
-
 def _eroded(mask: np.ndarray, length: float) -> np.ndarray:
     """Ink at the middle of a horizontal straight run at least `length` long."""
     return cv2.erode(mask, np.ones((1, max(MIN_RUN, round(length))), np.uint8))
+
+
+def _straight_columns(run: np.ndarray) -> np.ndarray:
+    """An upright run (a bool crop of its bounding box) cut down to the columns it fills
+    along nearly all its length: a box's side; a stroke fused to it (a 1 beside it, a 0's
+    arc against it) is shorter and would widen and tilt the side's band into the digit."""
+    filled = run.sum(axis=0) >= STRAIGHT * run.shape[0]
+    if filled.all() or not filled.any():
+        return run
+    out = np.zeros_like(run)
+    out[:, filled] = run[:, filled]
+    return out
+
+
+def _thin(s: np.ndarray, writing: float) -> bool:
+    """A flat run (stats row `s`) thin enough to be a rule under writing this tall."""
+    thickness = s[cv2.CC_STAT_AREA] / max(int(s[cv2.CC_STAT_WIDTH]), 1)
+    return bool(thickness <= MAX_THICKNESS * writing and s[cv2.CC_STAT_HEIGHT] <= writing)
+
+
+def _box_edges(
+    labels: np.ndarray,
+    flat_stats: np.ndarray,
+    stats: np.ndarray,
+    components: np.ndarray,
+    small: float,
+    long_run: int,
+) -> list[tuple[int, np.ndarray, float]]:
+    """Flat runs (`labels`, `flat_stats`) shorter than the page's rules (`long_run`) but long
+    and thin against the small writing around them (`_local_height`, at least `small`), that
+    come in pairs with the same ends, one a box's height above the other (the top and bottom
+    of a small box or comb), that stand free (an underline clear of the digits) or that run
+    UNDERLINE writing heights (an underline touching them). A short run in a larger
+    component may be a digit's stroke (the flat base of a bowl broken off its 5). Returns
+    (run, its stats row, the writing's height)."""
+    found, lone = [], set()
+    if (flat_stats[1:, cv2.CC_STAT_WIDTH] < long_run).sum() > MAX_SHORT_RUNS:
+        return []  # no form's few small boxes: hatching, a table of dashes, hostile input
+    for k, s in enumerate(flat_stats[1:], start=1):
+        left, top, width, tall = (int(v) for v in s[:4])
+        if width >= long_run:
+            continue  # judged against the page's writing
+        ys, xs = np.nonzero(labels[top : top + tall, left : left + width] == k)
+        own = components[top + ys[0], left + xs[0]] - 1  # the mask's component it lies in
+        writing = max(small, _local_height(stats, own, left, width, top + tall / 2.0))
+        if width >= RULE_LENGTH * writing and _thin(s, writing):
+            found.append((k, s, writing))
+            free = stats[own, cv2.CC_STAT_HEIGHT] <= tall + 2
+            if free or width >= UNDERLINE * writing:
+                lone.add(k)
+
+    def twins(a: tuple[int, np.ndarray, float], b: tuple[int, np.ndarray, float]) -> bool:
+        (_, s, writing), (_, t, _) = a, b
+        reach = max(3.0, 0.05 * s[cv2.CC_STAT_WIDTH])
+        right_s, right_t = (v[cv2.CC_STAT_LEFT] + v[cv2.CC_STAT_WIDTH] for v in (s, t))
+        apart = abs(int(s[cv2.CC_STAT_TOP]) - int(t[cv2.CC_STAT_TOP]))
+        return (
+            abs(int(s[cv2.CC_STAT_LEFT]) - int(t[cv2.CC_STAT_LEFT])) <= reach
+            and abs(int(right_s) - int(right_t)) <= reach
+            and 0.5 * writing <= apart <= 3.0 * writing
+        )
+
+    return [a for a in found if a[0] in lone or any(twins(a, b) for b in found if b is not a)]
 
 
 def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float = 0.0) -> Rules:
@@ -172,14 +299,15 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
     measured = _heights(mask)
     if measured is None:
         return rules
-    height, rules.tallest = measured
+    height, rules.tallest, stats, components = measured
     rules.height = height
     first_look = max(MIN_RUN, round(FIRST_LOOK * mask.shape[1]))
     # No flat rule, no box: an erosion tells that at half the cost of the opening below
     # (a larger height, as measured next, only asks for longer runs; for a ruling, the
     # first look's runs are the longest asked for).
-    shortest = min(RULE_LENGTH * height, first_look) if span else RULE_LENGTH * height
-    if not _eroded(mask, shortest).any():
+    small = None if span else _small_writing(stats, height)
+    shortest = RULE_LENGTH * (small or height)
+    if not _eroded(mask, min(shortest, first_look) if span else shortest).any():
         return rules
     first = _runs(mask, first_look, True)
     if span:
@@ -195,51 +323,81 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
         # pieces).
         height = max(height, _writing_height(mask & (1 - first)) or 0.0)
     rules.height = height
-    flat = _runs(mask, max(MIN_RUN, round(RULE_LENGTH * height)), True)
-    labels, stats = _components(flat)
+    long_run = max(MIN_RUN, round(RULE_LENGTH * height))
     # Each accepted flat rule gets its own number in `ruled` (0: none), for box sides below.
     ruled = np.zeros(mask.shape, np.int32)
     ends: dict[int, tuple[int, int]] = {}
-    for k, s in enumerate(stats[1:], start=1):
-        width, tall = s[cv2.CC_STAT_WIDTH], s[cv2.CC_STAT_HEIGHT]
-        if (
-            s[cv2.CC_STAT_AREA] / max(width, 1) <= MAX_THICKNESS * height
-            and tall <= height
-            and width >= span * mask.shape[1]
-        ):
-            band, thick, crossed = _band(fitted, _own(labels == k, fitted, grown), True)
-            if crossed > MAX_CROSSED:
-                continue
-            rules.flat |= band
-            rules.flat_thickness = max(rules.flat_thickness, thick)
-            ruled[band] = k
-            ends[k] = (int(s[cv2.CC_STAT_LEFT]), int(s[cv2.CC_STAT_LEFT] + width))
+    pens: dict[int, float] = {}  # each rule's mean thickness
+    side_height = height
+
+    def accept(labels: np.ndarray, k: int, s: np.ndarray, writing: float) -> None:
+        """Flat run `k` (stats `s`) of `labels` is a rule unless strokes cross it (nonlocal:
+        numbered in `ruled`, its ends and pen noted, `side_height` lowered to its writing)."""
+        nonlocal side_height
+        band, thick, crossed = _band(fitted, *_run(labels, k, s, fitted, grown), True)
+        if crossed > MAX_CROSSED:
+            return
+        number = len(ends) + 1
+        rules.flat[band] = True
+        rules.flat_thickness = max(rules.flat_thickness, thick)
+        ruled[band] = number
+        left, width = int(s[cv2.CC_STAT_LEFT]), int(s[cv2.CC_STAT_WIDTH])
+        ends[number] = (left, left + width)
+        pens[number] = s[cv2.CC_STAT_AREA] / max(width, 1)
+        side_height = min(side_height, writing)
+
+    labels, flat_stats = _components(_runs(mask, long_run, True))
+    for k, s in enumerate(flat_stats[1:], start=1):
+        if _thin(s, height) and s[cv2.CC_STAT_WIDTH] >= span * mask.shape[1]:
+            accept(labels, k, s, height)
+    # On a page of mixed sizes, a small box or comb of small writing has shorter rules (a
+    # notebook's ruling spans the page: never short).
+    small = None if span else _small_writing(stats, height)
+    if small is not None:
+        labels, flat_stats = _components(_runs(mask, round(RULE_LENGTH * small), True))
+        for k, s, writing in _box_edges(labels, flat_stats, stats, components, small, long_run):
+            accept(labels, k, s, writing)
     if not rules.flat.any():
         return rules
-    upright = _runs(mask, max(MIN_RUN, round(BOX_SIDE * height)), False)
-    labels, stats = _components(upright)
-    sides: dict[tuple[int, int], list[tuple[int, bool]]] = {}
-    for k, s in enumerate(stats[1:], start=1):
+    upright = _runs(mask, max(MIN_RUN, round(BOX_SIDE * side_height)), False)
+    labels, upright_stats = _components(upright)
+    # Upright runs capped by the same two rules: (run, the end of the rules it stands at
+    # (0 left, 1 right; None: neither), its distance from that end, its mean thickness).
+    sides: dict[tuple[int, int], list[tuple[int, int | None, int, float]]] = {}
+    for k, s in enumerate(upright_stats[1:], start=1):
         x, y, width, tall = (int(v) for v in s[:4])
-        if width > MAX_THICKNESS * height:
+        if width > MAX_THICKNESS * side_height:
             continue
         # Capped: a flat rule within 2 px of both ends of the run.
         above = ruled[max(0, y - 3) : y + 2, max(0, x - 2) : x + width + 2]
         below = ruled[y + tall - 2 : y + tall + 3, max(0, x - 2) : x + width + 2]
         if above.any() and below.any():
             pair = (int(above.max()), int(below.max()))
-            at_end = any(
-                min(abs(x - ends[r][0]), abs(x + width - ends[r][1])) <= 3 + width for r in pair
+            gap, end = min(
+                (d, side)
+                for r in pair
+                for side, d in enumerate((abs(x - ends[r][0]), abs(x + width - ends[r][1])))
             )
-            sides.setdefault(pair, []).append((k, at_end))
-    # A box's sides stand at its rules' ends; a comb's separators come several between the
-    # same two rules. A lone upright stroke between ruled lines is a 1, and stays.
-    for found in sides.values():
-        for k, at_end in found:
-            if at_end or len(found) >= 3:
-                band, thick, _crossed = _band(fitted, _own(labels == k, fitted, grown), False)
-                rules.upright |= band
-                rules.upright_thickness = max(rules.upright_thickness, thick)
+            at = end if gap <= 3 + width else None
+            sides.setdefault(pair, []).append((k, at, gap, s[cv2.CC_STAT_AREA] / max(tall, 1)))
+    # A box's sides stand at its rules' ends (the outermost run at each: a 1 written against
+    # the side stays); a comb's separators come several between the same two rules, drawn
+    # with the rules' pen (a 1 in a box, between its sides, is written thicker). A lone
+    # upright stroke between ruled lines is a 1, and stays.
+    for pair, found in sides.items():
+        outermost: dict[int, tuple[int, int]] = {}
+        for k, end, gap, _ in found:
+            if end is not None and gap < outermost.get(end, (0, gap + 1))[1]:
+                outermost[end] = (k, gap)
+        keep = {k for k, _ in outermost.values()}
+        if len(found) >= 3:
+            pen = max(pens[r] for r in pair)
+            keep |= {k for k, _, _, thick in found if thick <= SAME_PEN * pen + 1.0}
+        for k in keep:
+            run, top, left = _run(labels, k, upright_stats[k], fitted, grown)
+            band, thick, _crossed = _band(fitted, _straight_columns(run), top, left, False)
+            rules.upright[band] = True
+            rules.upright_thickness = max(rules.upright_thickness, thick)
     return rules
 
 
@@ -282,10 +440,10 @@ def margin_lines(pale: np.ndarray, height: float) -> tuple[np.ndarray, int]:
         width, tall = s[cv2.CC_STAT_WIDTH], s[cv2.CC_STAT_HEIGHT]
         if tall < need or width > height or s[cv2.CC_STAT_AREA] / tall > MAX_THICKNESS * height:
             continue
-        band, thick, crossed = _band(pale, _own(labels == k, pale, True), False)
+        band, thick, crossed = _band(pale, *_run(labels, k, s, pale, True), False)
         if crossed > MAX_CROSSED:
             continue
-        found |= band
+        found[band] = True
         thickness = max(thickness, thick)
     return found, thickness
 

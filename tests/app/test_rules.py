@@ -1,5 +1,7 @@
 """Form lines (underlines, ruled lines, boxes, combs) out of the ink map, on real t10k digits."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -13,6 +15,8 @@ from app.vision.binarize import ink_map
 from app.vision.rules import find_rules, remove_rules, rule_pixels
 from tests.conftest import digit_row, encode, sheet_accuracy
 from training import digit_sheets
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def _page(t10k, indices: list[int], gap: int = 12) -> tuple[np.ndarray, str, tuple[int, int]]:
@@ -124,3 +128,82 @@ def test_digits_on_forms_read_right_only_with_the_rules_out(t10k, monkeypatch) -
     left_in = sheet_accuracy(sheets, Settings())
     assert with_rules_out >= 0.75
     assert left_in <= 0.3
+
+
+def _boxed(page: np.ndarray, pad: int, right_pad: int | None = None) -> tuple[int, int, int, int]:
+    """Draw a box around a page's ink (2 px pen), `pad` px from it (`right_pad` on the
+    right); returns the box's left, top, right and bottom."""
+    rows = np.nonzero((page < 128).any(axis=1))[0]
+    cols = np.nonzero((page < 128).any(axis=0))[0]
+    right = int(cols[-1]) + (pad if right_pad is None else right_pad)
+    box = (int(cols[0]) - pad, int(rows[0]) - pad, right, int(rows[-1]) + pad)
+    cv2.rectangle(page, box[:2], box[2:], 0, 2)
+    return box
+
+
+def test_a_small_box_beside_big_writing_is_taken_out(t10k, client, monkeypatch) -> None:
+    big, big_text = digit_row(t10k, list(range(200, 206)), margin=24)
+    big = cv2.resize(big, None, fx=2.5, fy=2.5)
+    small, small_text = digit_row(t10k, list(range(210, 214)), gap=10, margin=8)
+    _boxed(small, pad=6)
+    page = np.full((big.shape[0] + small.shape[0] + 20, big.shape[1]), 255, np.uint8)
+    page[: big.shape[0]] = big
+    page[big.shape[0] + 10 : big.shape[0] + 10 + small.shape[0], 40 : 40 + small.shape[1]] = small
+    assert _read(client, page) == f"{big_text}\n{small_text}"
+    # The premise: the box is shorter than a rule of the big writing would be.
+    assert small.shape[1] < rules.RULE_LENGTH * find_rules(ink_map(big).mask).height
+    monkeypatch.setattr(rules, "_small_writing", lambda *_: None)
+    assert _read(client, page) != f"{big_text}\n{small_text}"
+
+
+def test_a_one_written_against_a_boxs_side_stays(t10k, client, monkeypatch) -> None:
+    page, text, (top, bottom) = _page(t10k, [3, 4, 6])
+    # A 1 written last, upright, in a pen stroke 5 px wide, 3 px from the box's right side
+    # and from its top and bottom: both rules cap it as they cap the side.
+    x = int(np.nonzero((page < 128).any(axis=0))[0][-1]) + 16
+    cv2.line(page, (x, top), (x, bottom), 0, 5)
+    _left, _top, right, _bottom = _boxed(page, pad=3)
+    found = find_rules(ink_map(page).mask)
+    assert found.upright[:, right - 1 : right + 2].any()
+    assert not found.upright[top:bottom, x - 3 : x + 4].any()
+    assert _read(client, page) == text + "1"
+    # The premise: taken for a comb's separator (any pen), the 1 goes with the box.
+    monkeypatch.setattr(rules, "SAME_PEN", 100.0)
+    assert find_rules(ink_map(page).mask).upright[top:bottom, x - 3 : x + 4].any()
+
+
+def test_a_digit_against_a_boxs_side_keeps_its_stroke() -> None:
+    # An upright run (its bounding box): a box's side (3 px) with a stroke fused to it along
+    # part of its length.
+    run = np.zeros((50, 9), bool)
+    run[:, :3] = True
+    run[10:40, 3:] = True
+    side = rules._straight_columns(run)
+    assert side[:, :3].all() and not side[:, 3:].any()
+    # A side alone is left as it is.
+    assert (rules._straight_columns(run[:, :3]) == run[:, :3]).all()
+
+
+def test_a_digits_flat_base_beside_small_writing_is_no_rule(monkeypatch) -> None:
+    page = cv2.imread(str(ASSETS / "broken_five.png"), cv2.IMREAD_GRAYSCALE)
+    ink = ink_map(page, faint=segment.FAINT_INK)
+    height, _tallest, stats, _labels = rules._heights(ink.mask)
+    # The second row's writing is small enough for short rules to be looked for...
+    assert rules._small_writing(stats, height) is not None
+    assert rule_pixels(ink) is None
+    # ... and the 5's flat base is long against it: a lone run must be an underline's length.
+    monkeypatch.setattr(rules, "UNDERLINE", rules.RULE_LENGTH)
+    assert rule_pixels(ink) is not None
+
+
+def test_a_page_of_many_short_runs_is_not_judged_run_by_run() -> None:
+    # Hatching or a table of dashes beside small writing: each short run would be judged
+    # against every component around it; past MAX_SHORT_RUNS none is.
+    page = np.zeros((400, 300), np.uint8)
+    for y in range(10, 390, 10):
+        page[y, 20:80] = 1  # 38 free-standing runs, each a rule's length for 20 px writing
+    labels, stats = rules._components(rules._runs(page, 40, True))
+    _height, _tallest, marks, components = rules._heights(page)
+    few = labels * (labels <= 10)
+    assert len(rules._box_edges(few, stats[:11], marks, components, 20.0, 150)) == 10
+    assert rules._box_edges(labels, stats, marks, components, 20.0, 150) == []
