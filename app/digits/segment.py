@@ -21,6 +21,10 @@ _DILATE = np.ones((3, 3), np.uint8)
 # A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
 # touching pairs with a narrow digit (10, 71) are no wider than one broad digit.
 WIDE = 0.75
+# A blob up to this many times as wide as its height (a broad or slanted digit) is read
+# whole first and cut into candidates only where the reader is unsure of it; a wider one
+# is cut at once.
+DEFER_WIDTH = 1.6
 # Ink at least this strong (share of full strength) joins the mask where it touches sure
 # ink, so pale and blurred strokes keep their digit whole (0.1-0.3 measured on photographed
 # and touching rows: 0.15-0.2 best; 0.1 lets noise in).
@@ -403,7 +407,7 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
             local_h = min(heights[k] for k in ids)
             # Wider than one digit usually is: may hold several touching digits.
             height = max(box.height, 0.8 * local_h)
-            wide = box.width > height
+            wide = box.width > DEFER_WIDTH * height
             maybe = not wide and box.width > WIDE * height
             cuts, pieces = _lattice(piece_ink, box, wide or (maybe and eager))
             if pieces:

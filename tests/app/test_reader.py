@@ -9,11 +9,12 @@ import pytest
 
 from app.digits import reader as reader_module
 from app.digits import segment as segment_module
-from app.digits.reader import distinct_pieces
-from app.digits.segment import Box, Piece, Segment, segment_digits
+from app.digits.reader import digits_text, distinct_pieces
+from app.digits.segment import Box, Piece, Segment, digit_ink, segment_digits
 from app.lines.ctc import greedy_decode
 from app.vision.binarize import ink_map
-from tests.conftest import digit_row, encode
+from tests.conftest import ASSETS, digit_row, encode
+from training import digit_sheets
 
 
 def test_pieces_with_the_same_ink_are_read_once(t10k) -> None:
@@ -203,3 +204,35 @@ def test_small_digits_on_a_large_page_are_read_at_full_size(t10k) -> None:
     canvas = np.full((1500, 2000), 255, np.uint8)
     canvas[700 : 700 + page.shape[0], 900 : 900 + page.shape[1]] = page
     assert segment_module.reading_factor(canvas) == 1
+
+
+def test_broad_digits_are_read_whole_before_they_are_cut(t10k, client, monkeypatch) -> None:
+    images, labels = t10k
+    reader = client.app.state.digit_reader
+    sheets = digit_sheets.make_sheets(images, labels, "spaced", 40, seed=3)
+    grays = [cv2.cvtColor(s.image, cv2.COLOR_BGR2GRAY) for s in sheets]
+
+    def cut_at_once() -> int:
+        return sum(len(seg.cuts) > 2 for g in grays for seg in segment_digits(digit_ink(g)))
+
+    def right() -> int:
+        texts = [s.text for s in sheets]
+        return sum(digits_text(reader.read(g)) == t for g, t in zip(grays, texts, strict=True))
+
+    deferred, read_deferred = cut_at_once(), right()
+    # The premise: cut at once when wider than tall, many of these single digits are.
+    monkeypatch.setattr(segment_module, "DEFER_WIDTH", 1.0)
+    eager, read_eager = cut_at_once(), right()
+    assert eager >= 10 and deferred <= eager // 3
+    assert read_deferred >= read_eager
+
+
+def test_a_touching_pair_one_broad_digit_to_lenet_is_cut_by_the_chain_reader(
+    client, monkeypatch
+) -> None:
+    page = cv2.imread(str(ASSETS / "touching_01.png"), cv2.IMREAD_GRAYSCALE)
+    reader = client.app.state.digit_reader
+    assert digits_text(reader.read(page)) == "01"
+    # The premise: LeNet-5 alone reads the blob whole, surely, as a 0.
+    monkeypatch.setattr(reader_module.DigitReader, "_cut_anyway", lambda *_: set())
+    assert digits_text(reader.read(page)) == "0"
