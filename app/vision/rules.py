@@ -9,6 +9,7 @@ in a paler, grown copy of the ink and runs across the page; its margin line runs
 Where a stroke crosses a rule, the pixels the two share are kept, so the stroke stays whole.
 """
 
+import itertools
 import statistics
 from dataclasses import dataclass
 
@@ -38,8 +39,9 @@ SMALL_WRITING = 0.7
 # as thick (plus a pixel).
 SAME_PEN = 1.5
 # A short flat run with no twin (no box) touching small writing is its underline if it
-# runs this many of its writing heights (a 5's flat base broken off with its bowl, ~2.5).
-UNDERLINE = 4.0
+# runs this many of its writing heights (a 5's flat base broken off with its bowl: 2.8;
+# an underline of four small digits that touch it, the line counted in their height: 3.7).
+UNDERLINE = 3.3
 # A page with more short flat runs than this is no form with a few small boxes: its short
 # runs are not judged one by one (each costs a look at every component around it).
 MAX_SHORT_RUNS = 32
@@ -244,6 +246,32 @@ def _thin(s: np.ndarray, writing: float) -> bool:
     return bool(thickness <= MAX_THICKNESS * writing and s[cv2.CC_STAT_HEIGHT] <= writing)
 
 
+def _writing_between(
+    stats: np.ndarray, own: int, s: np.ndarray, t: np.ndarray, least: float
+) -> bool:
+    """Whether writing lies between two flat runs (stats rows `s`, `t`) of component `own`:
+    another component at least `least` tall within their columns, or in `own` itself more
+    ink than the frame they would make holds. A flat 0's top and bottom strokes have the
+    same ends too, and nothing but specks between them."""
+    upper, lower = (s, t) if s[cv2.CC_STAT_TOP] < t[cv2.CC_STAT_TOP] else (t, s)
+    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    inside = (
+        (stats[:, cv2.CC_STAT_HEIGHT] >= least)
+        & (top > upper[cv2.CC_STAT_TOP])
+        & (top + stats[:, cv2.CC_STAT_HEIGHT] < lower[cv2.CC_STAT_TOP] + lower[cv2.CC_STAT_HEIGHT])
+        & (left >= upper[cv2.CC_STAT_LEFT])
+        & (left + stats[:, cv2.CC_STAT_WIDTH] <= upper[cv2.CC_STAT_LEFT] + upper[cv2.CC_STAT_WIDTH])
+    )
+    inside[own] = False
+    if inside.any():
+        return True
+    # Writing that touches the box is part of its component: more ink than a frame holds.
+    pen = upper[cv2.CC_STAT_AREA] / max(int(upper[cv2.CC_STAT_WIDTH]), 1)
+    apart = lower[cv2.CC_STAT_TOP] - upper[cv2.CC_STAT_TOP]
+    frame = 2.0 * (upper[cv2.CC_STAT_WIDTH] + apart) * pen
+    return bool(stats[own, cv2.CC_STAT_AREA] > 1.5 * frame)
+
+
 def _box_edges(
     labels: np.ndarray,
     flat_stats: np.ndarray,
@@ -253,15 +281,15 @@ def _box_edges(
     long_run: int,
 ) -> list[tuple[int, np.ndarray, float]]:
     """Flat runs (`labels`, `flat_stats`) shorter than the page's rules (`long_run`) but long
-    and thin against the small writing around them (`_local_height`, at least `small`), that
-    come in pairs with the same ends, one a box's height above the other (the top and bottom
-    of a small box or comb), that stand free (an underline clear of the digits) or that run
-    UNDERLINE writing heights (an underline touching them). A short run in a larger
-    component may be a digit's stroke (the flat base of a bowl broken off its 5). Returns
-    (run, its stats row, the writing's height)."""
-    found, lone = [], set()
+    and thin against the small writing around them (`_local_height`, at least `small`): in
+    pairs with the same ends, one above the other (the top and bottom of a small box or
+    comb: the writing between them is no taller than they are apart), standing free (an
+    underline clear of the digits), or running UNDERLINE writing heights (an underline
+    touching them). A short run in a larger component may be a digit's stroke (the flat base
+    of a bowl broken off its 5). Returns (run, its stats row, the writing's height)."""
     if (flat_stats[1:, cv2.CC_STAT_WIDTH] < long_run).sum() > MAX_SHORT_RUNS:
         return []  # no form's few small boxes: hatching, a table of dashes, hostile input
+    runs = []  # (run, stats row, writing around it, standing free, its component)
     for k, s in enumerate(flat_stats[1:], start=1):
         left, top, width, tall = (int(v) for v in s[:4])
         if width >= long_run:
@@ -269,24 +297,32 @@ def _box_edges(
         ys, xs = np.nonzero(labels[top : top + tall, left : left + width] == k)
         own = components[top + ys[0], left + xs[0]] - 1  # the mask's component it lies in
         writing = max(small, _local_height(stats, own, left, width, top + tall / 2.0))
-        if width >= RULE_LENGTH * writing and _thin(s, writing):
-            found.append((k, s, writing))
-            free = stats[own, cv2.CC_STAT_HEIGHT] <= tall + 2
-            if free or width >= UNDERLINE * writing:
-                lone.add(k)
+        runs.append((k, s, writing, bool(stats[own, cv2.CC_STAT_HEIGHT] <= tall + 2), own))
 
-    def twins(a: tuple[int, np.ndarray, float], b: tuple[int, np.ndarray, float]) -> bool:
-        (_, s, writing), (_, t, _) = a, b
+    def rule(s: np.ndarray, writing: float) -> bool:
+        return bool(s[cv2.CC_STAT_WIDTH] >= RULE_LENGTH * writing) and _thin(s, writing)
+
+    found: dict[int, tuple[int, np.ndarray, float]] = {}
+    for k, s, writing, free, _ in runs:
+        if rule(s, writing) and (free or s[cv2.CC_STAT_WIDTH] >= UNDERLINE * writing):
+            found[k] = (k, s, writing)
+    for (k, s, near_s, _, own), (j, t, near_t, _, _) in itertools.combinations(runs, 2):
         reach = max(3.0, 0.05 * s[cv2.CC_STAT_WIDTH])
-        right_s, right_t = (v[cv2.CC_STAT_LEFT] + v[cv2.CC_STAT_WIDTH] for v in (s, t))
+        right_s, right_t = (int(v[cv2.CC_STAT_LEFT] + v[cv2.CC_STAT_WIDTH]) for v in (s, t))
         apart = abs(int(s[cv2.CC_STAT_TOP]) - int(t[cv2.CC_STAT_TOP]))
-        return (
+        writing = min(near_s, near_t, apart)
+        if (
             abs(int(s[cv2.CC_STAT_LEFT]) - int(t[cv2.CC_STAT_LEFT])) <= reach
-            and abs(int(right_s) - int(right_t)) <= reach
-            and 0.5 * writing <= apart <= 3.0 * writing
-        )
-
-    return [a for a in found if a[0] in lone or any(twins(a, b) for b in found if b is not a)]
+            and abs(right_s - right_t) <= reach
+            and small <= apart <= 3.0 * min(near_s, near_t)
+            and rule(s, writing)
+            and rule(t, writing)
+            and _writing_between(stats, own, s, t, 0.5 * small)
+        ):
+            for key, v in ((k, s), (j, t)):
+                if key not in found or found[key][2] > writing:
+                    found[key] = (key, v, writing)
+    return list(found.values())
 
 
 def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float = 0.0) -> Rules:
@@ -368,9 +404,12 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
         x, y, width, tall = (int(v) for v in s[:4])
         if width > MAX_THICKNESS * side_height:
             continue
-        # Capped: a flat rule within 2 px of both ends of the run.
-        above = ruled[max(0, y - 3) : y + 2, max(0, x - 2) : x + width + 2]
-        below = ruled[y + tall - 2 : y + tall + 3, max(0, x - 2) : x + width + 2]
+        # Capped: a flat rule within 2 px of both ends of the run. The run goes through the
+        # rules it meets, so it ends at their far edges: a thick rule's fitted band may lie
+        # its thickness inside the run's end.
+        inner = max(2, rules.flat_thickness)
+        above = ruled[max(0, y - 3) : y + inner, max(0, x - 2) : x + width + 2]
+        below = ruled[y + tall - inner : y + tall + 3, max(0, x - 2) : x + width + 2]
         if above.any() and below.any():
             pair = (int(above.max()), int(below.max()))
             gap, end = min(

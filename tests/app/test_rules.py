@@ -207,3 +207,33 @@ def test_a_page_of_many_short_runs_is_not_judged_run_by_run() -> None:
     few = labels * (labels <= 10)
     assert len(rules._box_edges(few, stats[:11], marks, components, 20.0, 150)) == 10
     assert rules._box_edges(labels, stats, marks, components, 20.0, 150) == []
+
+
+def test_a_thick_box_around_a_few_small_digits_is_taken_out(t10k, client, monkeypatch) -> None:
+    # Drawn with a 4 px pen, the box holds more ink than its digits: the page's writing
+    # height is measured as the box's own, too tall for the box to be a rule of it.
+    page, text = digit_row(t10k, [40, 41, 42, 43], gap=10, margin=20)
+    rows = np.nonzero((page < 128).any(axis=1))[0]
+    cols = np.nonzero((page < 128).any(axis=0))[0]
+    cv2.rectangle(
+        page, (int(cols[0]) - 8, int(rows[0]) - 8), (int(cols[-1]) + 8, int(rows[-1]) + 8), 0, 4
+    )
+    assert _read(client, page) == text
+    # The premise: judged against the page's writing alone, the box stays.
+    monkeypatch.setattr(rules, "_small_writing", lambda *_: None)
+    assert _read(client, page) != text
+
+
+def test_a_flat_zero_is_no_box() -> None:
+    page = cv2.imread(str(ASSETS / "flat_zero.png"), cv2.IMREAD_GRAYSCALE)
+    ink = ink_map(page, faint=segment.FAINT_INK)
+    height, _tallest, stats, _labels = rules._heights(ink.mask)
+    # Small writing beside it: short rules are looked for on this page, and the 0's top and
+    # bottom strokes are two such runs with the same ends, one above the other.
+    small = rules._small_writing(stats, height)
+    assert small is not None
+    _labels, runs = rules._components(rules._runs(ink.mask, round(rules.RULE_LENGTH * small), True))
+    lefts = sorted(int(r[0]) for r in runs[1:])
+    assert len(lefts) == 2 and abs(lefts[0] - lefts[1]) <= 3
+    # Too close together to hold writing (and nothing between them): no box.
+    assert rule_pixels(ink) is None
