@@ -421,15 +421,16 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
             sides.setdefault(pair, []).append((k, at, gap, s[cv2.CC_STAT_AREA] / max(tall, 1)))
     # A box's sides stand at its rules' ends (the outermost run at each: a 1 written against
     # the side stays); a comb's separators come several between the same two rules, drawn
-    # with the rules' pen (a 1 in a box, between its sides, is written thicker). A lone
-    # upright stroke between ruled lines is a 1, and stays.
+    # with the rules' pen (a 1 in a box, between its sides, is written thicker), in a comb
+    # closed by a side at one end at least. Upright strokes between ruled lines (no sides)
+    # are 1s, and stay.
     for pair, found in sides.items():
         outermost: dict[int, tuple[int, int]] = {}
         for k, end, gap, _ in found:
             if end is not None and gap < outermost.get(end, (0, gap + 1))[1]:
                 outermost[end] = (k, gap)
         keep = {k for k, _ in outermost.values()}
-        if len(found) >= 3:
+        if len(found) >= 3 and outermost:
             pen = max(pens[r] for r in pair)
             keep |= {k for k, _, _, thick in found if thick <= SAME_PEN * pen + 1.0}
         for k in keep:

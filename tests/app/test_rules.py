@@ -77,6 +77,22 @@ def test_a_lone_upright_stroke_between_ruled_lines_is_a_one(t10k) -> None:
     assert not rules.upright[:, x - 2 : x + 3].any()
 
 
+def test_ones_written_from_line_to_line_between_ruled_lines_stay(t10k) -> None:
+    page, _text, (top, bottom) = _page(t10k, list(range(130, 136)), gap=40)
+    w = page.shape[1]
+    for y in (top - 6, bottom + 6):
+        cv2.line(page, (0, y), (w - 1, y), 0, 2)
+    gaps = np.nonzero(~(page < 128)[top:bottom].any(axis=0))[0]
+    # Three 1s in the pen the rules are drawn with, each in a gap between two digits: as
+    # many upright strokes capped by the same two rules as a comb's separators.
+    ones = [int(x) for x in gaps[(gaps > 40) & (gaps < w - 40)][:: max(1, len(gaps) // 4)][:3]]
+    for x in ones:
+        cv2.line(page, (x, top - 6), (x, bottom + 6), 0, 3)
+    found = find_rules(ink_map(page).mask)
+    assert found.flat.any() and len(ones) == 3
+    assert not any(found.upright[:, x - 2 : x + 3].any() for x in ones)
+
+
 def test_a_margin_line_beside_rows_of_digits_is_not_a_row_of_ones(
     t10k, client, monkeypatch
 ) -> None:
