@@ -168,7 +168,7 @@ class DigitReader:
             n
             for n, seg in enumerate(segments)
             if seg.deferred is not None
-            and probs[(n, (0, 1))].max() < (SURE_WIDE if _wider_than_tall(seg) else SURE_WHOLE)
+            and probs[(n, (0, 1))].max() < (SURE_WIDE if seg.wider_than_tall else SURE_WHOLE)
         }
         unsure |= self._cut_anyway(segments, unsure)
         if unsure:
@@ -227,7 +227,7 @@ class DigitReader:
         todo = [
             n
             for n, seg in enumerate(segments)
-            if seg.deferred is not None and n not in unsure and _wider_than_tall(seg)
+            if seg.deferred is not None and n not in unsure and seg.wider_than_tall
         ]
         if not todo:
             return set()
@@ -518,12 +518,6 @@ class DigitReader:
                 )
             )
         return out
-
-
-def _wider_than_tall(seg: Segment) -> bool:
-    """A blob wider than its line's digits are tall: a broad or slanted digit, or two
-    touching, so it must be read surer (SURE_WIDE) to be left uncut."""
-    return seg.box.width > max(seg.box.height, 0.8 * seg.ref_height)
 
 
 def _gap(a: Box, b: Box) -> float:

@@ -18,12 +18,11 @@ from app.vision.binarize import InkMap, ink_map
 from app.vision.rules import remove_rules, typical_height
 
 _DILATE = np.ones((3, 3), np.uint8)
-# A blob wider than tall gets a lattice of cuts; so may one wider than WIDE of its height:
-# touching pairs with a narrow digit (10, 71) are no wider than one broad digit.
+# A blob more than DEFER_WIDTH times as wide as its line's digits are tall gets a lattice of
+# cuts at once; one wider than WIDE of that height (a broad or slanted digit, or a touching
+# pair with a narrow digit: 10, 71) is read whole first and cut into candidates only where
+# the reader is unsure of it.
 WIDE = 0.75
-# A blob up to this many times as wide as its height (a broad or slanted digit) is read
-# whole first and cut into candidates only where the reader is unsure of it; a wider one
-# is cut at once.
 DEFER_WIDTH = 1.6
 # Ink at least this strong (share of full strength) joins the mask where it touches sure
 # ink, so pale and blurred strokes keep their digit whole (0.1-0.3 measured on photographed
@@ -88,6 +87,12 @@ class Segment:
     # Typical digit height of the segment's line of writing.
     ref_height: float = 0.0
 
+    @property
+    def wider_than_tall(self) -> bool:
+        """Wider than its line's digits are tall (`digit_height`): a broad or slanted digit,
+        or two touching."""
+        return self.box.width > digit_height(self.box, self.ref_height)
+
     def is_small(self, box: Box) -> bool:
         return box.height < SMALL * self.ref_height
 
@@ -106,6 +111,12 @@ class Segment:
         if self.deferred is not None:
             self.cuts, self.pieces = _lattice(self.deferred, self.box, wide=True)
             self.deferred = None
+
+
+def digit_height(box: Box, line_height: float) -> float:
+    """The height a blob's width is measured against: its own, or nearly its line's typical
+    digit height where it is shorter (a flat 0, a low pair)."""
+    return max(box.height, 0.8 * line_height)
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray]:
@@ -406,7 +417,7 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
             piece_ink = ink.strength[box.y : box.bottom, box.x : box.right] * own
             local_h = min(heights[k] for k in ids)
             # Wider than one digit usually is: may hold several touching digits.
-            height = max(box.height, 0.8 * local_h)
+            height = digit_height(box, local_h)
             wide = box.width > DEFER_WIDTH * height
             maybe = not wide and box.width > WIDE * height
             cuts, pieces = _lattice(piece_ink, box, wide or (maybe and eager))
