@@ -240,10 +240,15 @@ def _straight_columns(run: np.ndarray) -> np.ndarray:
     return out
 
 
+def _pen(s: np.ndarray, horizontal: bool = True) -> float:
+    """A run's mean thickness (stats row `s`): its area over its length."""
+    length = s[cv2.CC_STAT_WIDTH] if horizontal else s[cv2.CC_STAT_HEIGHT]
+    return float(s[cv2.CC_STAT_AREA]) / max(int(length), 1)
+
+
 def _thin(s: np.ndarray, writing: float) -> bool:
     """A flat run (stats row `s`) thin enough to be a rule under writing this tall."""
-    thickness = s[cv2.CC_STAT_AREA] / max(int(s[cv2.CC_STAT_WIDTH]), 1)
-    return bool(thickness <= MAX_THICKNESS * writing and s[cv2.CC_STAT_HEIGHT] <= writing)
+    return bool(_pen(s) <= MAX_THICKNESS * writing and s[cv2.CC_STAT_HEIGHT] <= writing)
 
 
 def _writing_between(
@@ -266,9 +271,8 @@ def _writing_between(
     if inside.any():
         return True
     # Writing that touches the box is part of its component: more ink than a frame holds.
-    pen = upper[cv2.CC_STAT_AREA] / max(int(upper[cv2.CC_STAT_WIDTH]), 1)
     apart = lower[cv2.CC_STAT_TOP] - upper[cv2.CC_STAT_TOP]
-    frame = 2.0 * (upper[cv2.CC_STAT_WIDTH] + apart) * pen
+    frame = 2.0 * (upper[cv2.CC_STAT_WIDTH] + apart) * _pen(upper)
     return bool(stats[own, cv2.CC_STAT_AREA] > 1.5 * frame)
 
 
@@ -379,7 +383,7 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
         ruled[band] = number
         left, width = int(s[cv2.CC_STAT_LEFT]), int(s[cv2.CC_STAT_WIDTH])
         ends[number] = (left, left + width)
-        pens[number] = s[cv2.CC_STAT_AREA] / max(width, 1)
+        pens[number] = _pen(s)
         side_height = min(side_height, writing)
 
     labels, flat_stats = _components(_runs(mask, long_run, True))
@@ -418,7 +422,7 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
                 for side, d in enumerate((abs(x - ends[r][0]), abs(x + width - ends[r][1])))
             )
             at = end if gap <= 3 + width else None
-            sides.setdefault(pair, []).append((k, at, gap, s[cv2.CC_STAT_AREA] / max(tall, 1)))
+            sides.setdefault(pair, []).append((k, at, gap, _pen(s, horizontal=False)))
     # A box's sides stand at its rules' ends (the outermost run at each: a 1 written against
     # the side stays); a comb's separators come several between the same two rules, drawn
     # with the rules' pen (a 1 in a box, between its sides, is written thicker), in a comb
