@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-KINDS = ("spaced", "touching", "rows", "photo", "single", "form")
+KINDS = ("spaced", "touching", "rows", "photo", "single", "form", "squared")
 # What a form prints around handwritten digits.
 FURNITURE = ("underline", "comb", "box", "ruled")
 
@@ -142,12 +142,28 @@ def _furnish(ink: np.ndarray, row: Row, x0: int, y0: int, rng: np.random.Generat
     np.maximum(ink, layer, out=ink)
 
 
+def _squares(ink: np.ndarray, rows: list[Row], rng: np.random.Generator) -> None:
+    """Print squared paper's grid over the whole ink layer: pale one-pixel lines, squares
+    half to nine tenths of the smallest writing's digit height (digits span one or two)."""
+    digit_h = min(r.ink.shape[0] for r in rows) / 1.5  # a row's ink is 1.5 digits tall
+    step = max(8, int(rng.uniform(0.5, 0.9) * digit_h))
+    level = float(rng.uniform(0.25, 0.6))
+    layer = np.zeros_like(ink)
+    h, w = ink.shape
+    for y in range(int(rng.integers(0, step)), h, step):
+        cv2.line(layer, (0, y), (w - 1, y), level, 1)
+    for x in range(int(rng.integers(0, step)), w, step):
+        cv2.line(layer, (x, 0), (x, h - 1), level, 1)
+    np.maximum(ink, layer, out=ink)
+
+
 def make_sheet(
     images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str
 ) -> Sheet:
     """One image of the given kind: spaced | touching | rows (2-4 rows) | photo (rows on paper)
-    | single (one digit alone) | form (1-3 rows on form lines, half of them photographed)."""
-    if kind == "form":
+    | single (one digit alone) | form (1-3 rows on form lines, half of them photographed) |
+    squared (1-3 rows on squared paper, half of them photographed)."""
+    if kind in ("form", "squared"):
         n_rows = int(rng.integers(1, 4))
     else:
         n_rows = int(rng.integers(2, 5)) if kind in ("rows", "photo") else 1
@@ -165,7 +181,9 @@ def make_sheet(
         if kind == "form":
             _furnish(ink, r, x, y, rng)
         y += r.ink.shape[0] + g
-    photo = kind == "photo" or (kind == "form" and rng.random() < 0.5)
+    if kind == "squared":
+        _squares(ink, rows, rng)
+    photo = kind == "photo" or (kind in ("form", "squared") and rng.random() < 0.5)
     return Sheet(_render(ink, rng, photo=photo), "\n".join(r.text for r in rows))
 
 

@@ -207,7 +207,7 @@ class DigitReader:
                     out += self._pair_digits(piece.box, pair_probs[(n, key)], seg.row)
                     continue
                 p = probs[(n, key)]
-                if seg.is_small(piece.box) and p.max() < STRAY_MARK_CONFIDENCE:
+                if seg.is_small(piece.box) and (p.max() < STRAY_MARK_CONFIDENCE or piece.box.dash):
                     strays.append(piece)
                     continue
                 singles.append((len(out), piece, seg.ref_height))

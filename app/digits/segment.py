@@ -31,6 +31,9 @@ FAINT_INK = 0.2
 # Ink shorter than this share of its line's typical digit height is a stray mark or a
 # fragment unless the classifier is sure of it.
 SMALL = 0.55
+# A mark at least this many times as wide as tall is a dash (a rule's remnant, a minus sign,
+# a 5's or 7's bar broken off): no digit by itself, and a row of dashes sets no digit size.
+DASH = 2.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,10 @@ class Box:
     def union(self, other: "Box") -> "Box":
         x, y = min(self.x, other.x), min(self.y, other.y)
         return Box(x, y, max(self.right, other.right) - x, max(self.bottom, other.bottom) - y)
+
+    @property
+    def dash(self) -> bool:
+        return self.width >= DASH * self.height
 
     def scaled(self, factor: int) -> "Box":
         """The box in an image `factor` times as large."""
@@ -338,10 +345,11 @@ def _row_heights(
     blobs: list[tuple[Box, list[int]]], rows: list[list[int]], areas: np.ndarray, ref_h: float
 ) -> list[float]:
     """Typical digit height around each component: its row's, where the row has three or
-    more blobs to tell it; the page's otherwise (a lone mark sets no size of its own)."""
+    more blobs to tell it, not all dashes; the page's otherwise (a lone mark sets no size of
+    its own)."""
     heights = [ref_h] * len(areas)
     for row in rows:
-        if len(row) >= 3:
+        if len(row) >= 3 and not all(blobs[i][0].dash for i in row):
             row_areas = np.array([areas[blobs[i][1]].sum() for i in row])
             row_h = _reference_height([blobs[i][0] for i in row], row_areas)
             for i in row:

@@ -50,6 +50,9 @@ STRAIGHT = 0.8
 # A first look for rules takes straight horizontal runs this share of the image's width:
 # longer than any digit's bar unless the image is a tight crop of very few digits.
 FIRST_LOOK = 0.25
+# Writing joined into a component this share of the image's height tall may be joined up by
+# upright lines down the page (squared paper).
+LINES_TALL = 0.5
 MIN_RUN = 8
 # A notebook's ruled line runs across the page, past the writing on it.
 RULING_SPAN = 0.6
@@ -59,6 +62,11 @@ RULING_SPAN = 0.6
 # than about two of its typical components' heights: x-height letters, a hanzi's parts).
 MARGIN_SPAN = 0.9
 MARGIN_LENGTH = 3.5
+# ... or crosses this many flat rules that run across the page: squared paper, a table (an
+# "l" on ruled paper touches at most the rules above and below its line).
+GRID_CROSSINGS = 3
+# ... and is then at least this many writing heights long (a 1 across a fine grid is ~1).
+GRID_LENGTH = 2.0
 # A crop of one row of writing (up to ~2.5 writing heights tall) is not searched for a
 # notebook's ruling by /digits: the search would cost a sixth of such a small request.
 NOTEBOOK_ROOM = 3.0
@@ -68,6 +76,14 @@ def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
     """Pixels of straight runs at least `length` long in one direction (morphological open)."""
     kernel = np.ones((1, length) if horizontal else (length, 1), np.uint8)
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+
+
+def _uprights(mask: np.ndarray) -> np.ndarray | None:
+    """Straight upright runs down FIRST_LOOK of the mask (H x W uint8), None where none."""
+    length = max(MIN_RUN, round(FIRST_LOOK * mask.shape[0]))
+    if not cv2.erode(mask, np.ones((length, 1), np.uint8)).any():
+        return None
+    return _runs(mask, length, False)
 
 
 def typical_height(
@@ -340,6 +356,13 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
     if measured is None:
         return rules
     height, rules.tallest, stats, components = measured
+    # Upright lines down the page (squared paper, a table), even broken into long dashes,
+    # join the writing that touches them into components much taller than it: the writing's
+    # height is measured with them out (a notebook's ruling is measured its own way below).
+    tall = not span and rules.tallest >= LINES_TALL * mask.shape[0]
+    downs = _uprights(mask) if tall else None
+    if downs is not None:
+        height = _writing_height(mask & (1 - downs)) or height
     rules.height = height
     first_look = max(MIN_RUN, round(FIRST_LOOK * mask.shape[1]))
     # No flat rule, no box: an erosion tells that at half the cost of the opening below
@@ -350,6 +373,8 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
     if not _eroded(mask, min(shortest, first_look) if span else shortest).any():
         return rules
     first = _runs(mask, first_look, True)
+    if downs is not None:
+        first |= downs  # out of the height measured next; flat rules are looked for below
     if span:
         # A notebook's ruling joins up the writing that touches it (crossed by its margin
         # line, into one network as tall as the page): the writing's height is measured with
@@ -462,14 +487,20 @@ def _grown(pale: np.ndarray, horizontal: bool) -> np.ndarray:
     return cv2.morphologyEx(grown, cv2.MORPH_CLOSE, np.ones(along, np.uint8))
 
 
-def margin_lines(pale: np.ndarray, height: float) -> tuple[np.ndarray, int]:
-    """A notebook's margin line (or a table's upright rules): straight upright runs down
-    MARGIN_SPAN of the image and MARGIN_LENGTH writing heights (`height`), thin, with paper
-    beside them. Returns their pixels in `pale` (H x W bool) and their thickness. Without
-    this, a margin line is an "l" at the start of every line written beside it."""
+def margin_lines(
+    pale: np.ndarray, height: float, flat: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """A notebook's margin line (or a table's upright rules, or squared paper's): straight
+    upright runs down MARGIN_SPAN of the image, thin, with paper beside them, and either
+    MARGIN_LENGTH writing heights (`height`) long or crossing GRID_CROSSINGS of the `flat`
+    rules found (H x W bool). Returns their pixels in `pale` (H x W bool) and their
+    thickness. Without this, a margin line is an "l" at the start of every line written
+    beside it, and squared paper a fence of 1s."""
     found = np.zeros(pale.shape, bool)
-    need = max(MARGIN_LENGTH * height, MARGIN_SPAN * pale.shape[0])
-    if need > pale.shape[0]:
+    span = MARGIN_SPAN * pale.shape[0]
+    need = max(MARGIN_LENGTH * height, span)
+    grid = flat is not None and bool(flat.any())
+    if need > pale.shape[0] and not grid:
         return found, 0
     # Straight runs a few writing heights long, joined: a line tilted a degree or two is a
     # staircase of them (as for flat rules).
@@ -482,7 +513,15 @@ def margin_lines(pale: np.ndarray, height: float) -> tuple[np.ndarray, int]:
     thickness = 0
     for k, s in enumerate(stats[1:], start=1):
         width, tall = s[cv2.CC_STAT_WIDTH], s[cv2.CC_STAT_HEIGHT]
-        if tall < need or width > height or s[cv2.CC_STAT_AREA] / tall > MAX_THICKNESS * height:
+        if width > height or s[cv2.CC_STAT_AREA] / tall > MAX_THICKNESS * height:
+            continue
+        # Down the page and long against the writing; or one of them, across the rules of a
+        # grid (a photographed grid's pale lines break).
+        if tall < need and (
+            tall < min(span, GRID_LENGTH * height)
+            or flat is None
+            or _crossings(flat, s) < GRID_CROSSINGS
+        ):
             continue
         band, thick, crossed = _band(pale, *_run(labels, k, s, pale, True), False)
         if crossed > MAX_CROSSED:
@@ -490,6 +529,20 @@ def margin_lines(pale: np.ndarray, height: float) -> tuple[np.ndarray, int]:
         found[band] = True
         thickness = max(thickness, thick)
     return found, thickness
+
+
+def _crossings(flat: np.ndarray, s: np.ndarray) -> int:
+    """How many separate flat rules (`flat`, H x W bool) an upright run (stats row `s`)
+    meets."""
+    x, y, width, tall = (int(v) for v in s[:4])
+    rows = flat[y : y + tall, x : x + width].any(axis=1).view(np.int8)
+    return int((np.diff(rows, prepend=0) == 1).sum())
+
+
+def _may_hold_uprights(rules: Rules, height: int) -> bool:
+    """Whether an image `height` tall may hold upright lines down it (`margin_lines`)."""
+    tall = MARGIN_SPAN if not rules.flat_thickness else LINES_TALL
+    return rules.tallest >= tall * height
 
 
 def page_rules(ink: InkMap, faint: float | None = None) -> Rules:
@@ -503,10 +556,11 @@ def page_rules(ink: InkMap, faint: float | None = None) -> Rules:
     else:
         pale, search = ruling_masks(ink, faint)
         rules = find_rules(pale, search, span=RULING_SPAN)
-    # A margin line is (part of) a component nearly as tall as the image: most pages have
-    # none, and the search costs about a millisecond.
-    if rules.height and rules.tallest >= MARGIN_SPAN * pale.shape[0]:
-        margins, thick = margin_lines(pale, rules.height)
+    # A margin line is (part of) a component nearly as tall as the image, a grid's upright
+    # lines (broken where a photo's grid is pale) of one half as tall with flat rules: most
+    # pages have none, and the search costs about a millisecond.
+    if rules.height and _may_hold_uprights(rules, pale.shape[0]):
+        margins, thick = margin_lines(pale, rules.height, rules.flat)
         rules.upright |= margins
         rules.upright_thickness = max(rules.upright_thickness, thick)
     return rules
@@ -534,6 +588,14 @@ def rule_pixels(
                 rest.view(np.uint8), cv2.MORPH_CLOSE, np.ones(kernel, np.uint8)
             )
             gone &= ~(band & (closed > 0))
+    # Where a flat and an upright rule cross, a stroke through the crossing has ink beside
+    # it only beyond both: bridged both ways.
+    both = rules.flat & rules.upright
+    if both.any():
+        side = max(rules.flat_thickness, rules.upright_thickness) + 2
+        square = np.ones((side, side), np.uint8)
+        closed = cv2.morphologyEx(rest.view(np.uint8), cv2.MORPH_CLOSE, square)
+        gone &= ~(both & (closed > 0))
     return gone
 
 
@@ -550,13 +612,14 @@ def remove_rules(ink: InkMap, ruling: float | None = None) -> InkMap:
     is also looked for down to that ink strength (a thin rule binarises into dashes that the
     form-line search does not join)."""
     rules = page_rules(ink)
-    if (
-        ruling is not None
-        and ink.mask.shape[0] >= NOTEBOOK_ROOM * rules.height
-        # else the ruling is found already
-        and (not rules.flat_thickness or rules.flat.any(axis=0).mean() < RULING_SPAN)
-    ):
-        rules.add(page_rules(ink, ruling))
+    if ruling is not None and ink.mask.shape[0] >= NOTEBOOK_ROOM * rules.height:
+        if not rules.flat_thickness or rules.flat.any(axis=0).mean() < RULING_SPAN:
+            rules.add(page_rules(ink, ruling))
+        elif _may_hold_uprights(rules, ink.mask.shape[0]):
+            # The ruling is found already; squared paper's upright lines, paler than the
+            # pen, may have binarised into dashes: they are looked for down to `ruling`.
+            margins, thick = margin_lines(ruling_masks(ink, ruling)[0], rules.height, rules.flat)
+            rules.add(Rules(np.zeros(margins.shape, bool), margins, 0, thick))
     gone = rule_pixels(ink, rules=rules)
     if gone is None:
         return ink

@@ -236,3 +236,21 @@ def test_a_touching_pair_one_broad_digit_to_lenet_is_cut_by_the_chain_reader(
     # The premise: LeNet-5 alone reads the blob whole, surely, as a 0.
     monkeypatch.setattr(reader_module.DigitReader, "_cut_anyway", lambda *_: set())
     assert digits_text(reader.read(page)) == "0"
+
+
+@pytest.mark.parametrize("start", [220, 230])
+def test_a_row_of_dashes_under_digits_is_no_digits(t10k, client, monkeypatch, start) -> None:
+    # What a pale grid's or ruling's broken remnants leave: short flat strokes in a row.
+    page, text = digit_row(t10k, list(range(start, start + 6)), gap=14, margin=30)
+    page = np.vstack([page, np.full((30, page.shape[1]), 255, np.uint8)])
+    y = page.shape[0] - 30
+    for x in range(30, page.shape[1] - 40, 40):
+        cv2.line(page, (x, y), (x + 18, y), 60, 2)
+
+    def read() -> str:
+        return client.post("/digits", files={"file": ("p.png", encode(page))}).json()["text"]
+
+    assert read() == text
+    # The premise: taken for digits, the dashes are read as some.
+    monkeypatch.setattr(segment_module, "DASH", 1e9)
+    assert read() != text
