@@ -184,14 +184,15 @@ def _run(
 
 
 def _band(
-    mask: np.ndarray, run: np.ndarray, top: int, left: int, horizontal: bool
+    mask: np.ndarray, run: np.ndarray, top: int, left: int, horizontal: bool, page: bool = False
 ) -> tuple[Pixels, int, float]:
     """The straight band of a rule: a line fitted through the run's pixels (`run`: a bool
     crop of the image at `top`, `left`), as thick as the run typically is (plus a pixel of
-    blurred edge each side), and the ink of `mask` in it. Returns that ink's pixels, the
-    band's thickness, and the share of its length where ink lies right beside it on both
-    sides: strokes crossing a rule, or, where that is most of its length, a row of touching
-    digits whose strokes happen to line up."""
+    blurred edge each side), and the ink of `mask` in it; with `page`, the band runs on
+    across the whole image (a line printed across the page, where pieces of it that broke off
+    the run lie). Returns that ink's pixels, the band's thickness, and the share of the run's
+    length where ink lies right beside it on both sides: strokes crossing a rule, or, where
+    that is most of its length, a row of touching digits whose strokes happen to line up."""
     ys, xs = np.nonzero(run)
     ys, xs = ys + top, xs + left
     along, across = (xs, ys) if horizontal else (ys, xs)
@@ -202,6 +203,10 @@ def _band(
     reach = int(np.ceil(half)) + 2
     y0, y1 = max(0, ys.min() - reach), ys.max() + 1 + reach
     x0, x1 = max(0, xs.min() - reach), xs.max() + 1 + reach
+    if page and horizontal:
+        x0, x1 = 0, mask.shape[1]
+    elif page:
+        y0, y1 = 0, mask.shape[0]
     wy, wx = np.nonzero(mask[y0:y1, x0:x1])
     wy, wx = wy + y0, wx + x0
     w_along, w_across = (wx, wy) if horizontal else (wy, wx)
@@ -399,7 +404,10 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
         """Flat run `k` (stats `s`) of `labels` is a rule unless strokes cross it (nonlocal:
         numbered in `ruled`, its ends and pen noted, `side_height` lowered to its writing)."""
         nonlocal side_height
-        band, thick, crossed = _band(fitted, *_run(labels, k, s, fitted, grown), True)
+        # A form's line across the page (squared paper's, say) may have broken where it is
+        # pale: its band runs on across the page (a notebook's ruling is looked for grown).
+        spans = not span and s[cv2.CC_STAT_WIDTH] >= RULING_SPAN * mask.shape[1]
+        band, thick, crossed = _band(fitted, *_run(labels, k, s, fitted, grown), True, spans)
         if crossed > MAX_CROSSED:
             return
         number = len(ends) + 1
@@ -523,7 +531,8 @@ def margin_lines(
             or _crossings(flat, s) < GRID_CROSSINGS
         ):
             continue
-        band, thick, crossed = _band(pale, *_run(labels, k, s, pale, True), False)
+        # A grid's line may have broken where it is pale: its band runs on down the page.
+        band, thick, crossed = _band(pale, *_run(labels, k, s, pale, True), False, tall < need)
         if crossed > MAX_CROSSED:
             continue
         found[band] = True

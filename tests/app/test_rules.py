@@ -291,11 +291,16 @@ def test_a_grids_broken_upright_lines_are_found(t10k, monkeypatch) -> None:
     grid = np.full_like(page, 255)
     grid[15::30, :] = 170
     grid[h // 3 :, 15::30] = 170  # the upright lines' upper third is too pale to binarise
+    grid[20:40, 15::30] = 170  # but for a piece of each, apart from the rest
     ink = ink_map(np.minimum(page, grid), faint=segment.FAINT_INK)
     assert rules._heights(ink.mask)[1] < rules.MARGIN_SPAN * h  # no component down the page
     found = rules.page_rules(ink)
-    columns = found.upright.any(axis=0)
-    assert columns[15::30].mean() > 0.8
+    assert found.upright.any(axis=0)[15::30].mean() > 0.8
+    # The pieces that broke off lie on the lines' bands: they go too.
+    assert found.upright[20:40, 15::30].mean() > 0.8
+    band = rules._band
+    monkeypatch.setattr(rules, "_band", lambda *args: band(*args[:5]))
+    assert not rules.page_rules(ink).upright[20:40, 15::30].any()
     # Without the flat rules' crossings, such lines are no margin lines.
     monkeypatch.setattr(rules, "GRID_CROSSINGS", 99)
     assert not rules.page_rules(ink).upright.any()
