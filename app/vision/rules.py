@@ -67,6 +67,9 @@ MARGIN_LENGTH = 3.5
 GRID_CROSSINGS = 3
 # ... and is then at least this many writing heights long (a 1 across a fine grid is ~1).
 GRID_LENGTH = 2.0
+# A crop of one or two lines of writing on squared paper shows this many upright lines at
+# least, evenly spaced, down the whole crop.
+GRID_COMB = 4
 # A crop of one row of writing (up to ~2.5 writing heights tall) is not searched for a
 # notebook's ruling by /digits: the search would cost a sixth of such a small request.
 NOTEBOOK_ROOM = 3.0
@@ -511,33 +514,57 @@ def margin_lines(
     if need > pale.shape[0] and not grid:
         return found, 0
     # Straight runs a few writing heights long, joined: a line tilted a degree or two is a
-    # staircase of them (as for flat rules).
-    length = max(MIN_RUN, round(RULE_LENGTH * height))
+    # staircase of them (as for flat rules); on a crop of a line or two, down the crop.
+    length = max(MIN_RUN, min(round(RULE_LENGTH * height), round(span)))
     search = _grown(pale, horizontal=False)
     # Nothing so long: an erosion tells that at a fraction of the opening's cost.
     if not cv2.erode(search, np.ones((length, 1), np.uint8)).any():
         return found, 0
     labels, stats = _components(_runs(search, length, False))
     thickness = 0
+
+    def accept(k: int, s: np.ndarray, broken: bool) -> None:
+        """Run `k` (stats `s`) is a line unless strokes cross it along most of its length;
+        a grid's line may have broken where it is pale: its band runs on down the page."""
+        nonlocal thickness
+        band, thick, crossed = _band(pale, *_run(labels, k, s, pale, True), False, broken)
+        if crossed <= MAX_CROSSED:
+            found[band] = True
+            thickness = max(thickness, thick)
+
+    comb = []  # runs down the whole crop across its flat rules, too few rules to tell alone
     for k, s in enumerate(stats[1:], start=1):
         width, tall = s[cv2.CC_STAT_WIDTH], s[cv2.CC_STAT_HEIGHT]
         if width > height or s[cv2.CC_STAT_AREA] / tall > MAX_THICKNESS * height:
             continue
         # Down the page and long against the writing; or one of them, across the rules of a
         # grid (a photographed grid's pale lines break).
-        if tall < need and (
-            tall < min(span, GRID_LENGTH * height)
-            or flat is None
-            or _crossings(flat, s) < GRID_CROSSINGS
-        ):
-            continue
-        # A grid's line may have broken where it is pale: its band runs on down the page.
-        band, thick, crossed = _band(pale, *_run(labels, k, s, pale, True), False, tall < need)
-        if crossed > MAX_CROSSED:
-            continue
-        found[band] = True
-        thickness = max(thickness, thick)
+        crossings = _crossings(flat, s) if grid else 0  # type: ignore[arg-type]
+        across = tall >= min(span, GRID_LENGTH * height) and crossings >= GRID_CROSSINGS
+        if tall >= need or across:
+            accept(k, s, tall < need)
+        elif tall >= span and crossings >= 2:
+            comb.append((k, s))
+    # A crop of a line or two on squared paper: its upright lines cross only the rules above
+    # and below the writing, but come at a regular spacing, several of them.
+    if len(comb) >= GRID_COMB and _regular([_centre_x(s) for _, s in comb]):
+        for k, s in comb:
+            accept(k, s, True)
     return found, thickness
+
+
+def _centre_x(s: np.ndarray) -> float:
+    return float(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH] / 2.0)
+
+
+def _regular(xs: list[float]) -> bool:
+    """Whether positions come at one spacing (some may be missing: multiples of it)."""
+    gaps = np.diff(np.sort(np.asarray(xs)))
+    step = float(np.median(gaps))
+    if step < MIN_RUN:
+        return False
+    times = np.maximum(1, np.round(gaps / step))
+    return bool((np.abs(gaps - times * step) <= max(2.0, 0.1 * step)).all())
 
 
 def _crossings(flat: np.ndarray, s: np.ndarray) -> int:

@@ -10,6 +10,7 @@ from app.core.config import Settings
 from app.digits import reader as digit_reader
 from app.digits import segment
 from app.digits.segment import segment_digits
+from app.lines.segment import RULING_INK
 from app.vision import rules
 from app.vision.binarize import InkMap, ink_map
 from app.vision.rules import find_rules, remove_rules, rule_pixels
@@ -321,3 +322,26 @@ def test_a_stroke_through_a_grid_crossing_stays_whole() -> None:
     assert gone[30, 5] and gone[5, 30]  # the rules away from the stroke go
     # The stroke stays one piece with the rules out.
     assert cv2.connectedComponents((mask & ~gone).view(np.uint8))[0] == 2
+
+
+@pytest.mark.parametrize("start", [300, 310])
+def test_a_line_on_squared_paper_reads_without_its_grid(t10k, client, monkeypatch, start) -> None:
+    # A crop of one line: its grid's upright lines cross only the rules above and below it.
+    page, text = digit_row(t10k, list(range(start, start + 8)), gap=10, margin=8)
+    page = cv2.resize(page, None, fx=1.5, fy=1.5)
+    grid = np.full_like(page, 255)
+    grid[15::30, :] = 170
+    grid[:, 15::30] = 170
+    page = np.minimum(page, grid)
+    ink = ink_map(page)
+    upright = rules.page_rules(ink, RULING_INK).upright
+    assert upright.any(axis=0)[15::30].all()
+
+    def read() -> str:
+        return client.post("/lines", files={"file": ("p.png", encode(page))}).json()["text"]
+
+    assert read() == text
+    # The premise: without their even spacing, too few rules cross them to tell a grid.
+    monkeypatch.setattr(rules, "GRID_COMB", 99)
+    assert not rules.page_rules(ink, RULING_INK).upright.any()
+    assert read() != text
