@@ -503,8 +503,9 @@ def margin_lines(
 ) -> tuple[np.ndarray, int]:
     """A notebook's margin line (or a table's upright rules, or squared paper's): straight
     upright runs down MARGIN_SPAN of the image, thin, with paper beside them, and either
-    MARGIN_LENGTH writing heights (`height`) long or crossing GRID_CROSSINGS of the `flat`
-    rules found (H x W bool). Returns their pixels in `pale` (H x W bool) and their
+    MARGIN_LENGTH writing heights (`height`) long, or crossing GRID_CROSSINGS of the `flat`
+    rules found (H x W bool), or GRID_COMB or more of them evenly spaced across the rules
+    above and below a line of writing. Returns their pixels in `pale` (H x W bool) and their
     thickness. Without this, a margin line is an "l" at the start of every line written
     beside it, and squared paper a fence of 1s."""
     found = np.zeros(pale.shape, bool)
@@ -539,7 +540,7 @@ def margin_lines(
             continue
         # Down the page and long against the writing; or one of them, across the rules of a
         # grid (a photographed grid's pale lines break).
-        crossings = _crossings(flat, s) if grid else 0  # type: ignore[arg-type]
+        crossings = _crossings(flat, s) if grid and flat is not None else 0
         across = tall >= min(span, GRID_LENGTH * height) and crossings >= GRID_CROSSINGS
         if tall >= need or across:
             accept(k, s, tall < need)
