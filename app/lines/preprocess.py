@@ -4,7 +4,11 @@ binarisation as /digits), cropped to its rows, scaled to a fixed height, padded 
 import cv2
 import numpy as np
 
-from app.vision.binarize import ink_map
+from app.vision.binarize import InkMap, ink_map
+
+# A mark of at most this many pixels is a speck: dust, scanner noise (a pen's full stop
+# or an i's dot is several times larger).
+SPECK = 3
 
 
 def normalize_line(gray: np.ndarray, height: int) -> np.ndarray:
@@ -15,7 +19,7 @@ def normalize_line(gray: np.ndarray, height: int) -> np.ndarray:
 def fit_line(gray: np.ndarray, height: int) -> tuple[np.ndarray, int, float]:
     """normalize_line, also returning where its column 0 lies in `gray` and the scale
     (normalised pixels per input pixel), to map characters back to the input."""
-    strength = ink_map(gray).strength
+    strength = without_specks(ink_map(gray))
     rows = np.nonzero(strength.max(axis=1) > 0.05)[0]
     cols = np.nonzero(strength.max(axis=0) > 0.05)[0]
     if rows.size == 0:
@@ -28,6 +32,19 @@ def fit_line(gray: np.ndarray, height: int) -> tuple[np.ndarray, int, float]:
     interp = cv2.INTER_AREA if crop.shape[0] > height else cv2.INTER_LINEAR
     line = cv2.resize(crop, (width, height), interpolation=interp)
     return line, int(x0), width / crop.shape[1]
+
+
+def without_specks(ink: InkMap) -> np.ndarray:
+    """The ink's strength with specks (marks of at most SPECK pixels at 0.2 of full strength:
+    a pale or small full stop keeps its blurred edge) faded to paper."""
+    marks = (ink.strength >= 0.2).view(np.uint8)
+    _count, labels, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
+    tiny = stats[:, cv2.CC_STAT_AREA] <= SPECK
+    tiny[0] = False  # the paper
+    if not tiny.any():
+        return ink.strength
+    specks = cv2.dilate(tiny[labels].view(np.uint8), np.ones((3, 3), np.uint8))
+    return np.where(specks > 0, np.float32(0.0), ink.strength)
 
 
 def frame_count(width: int, stride: int) -> int:
