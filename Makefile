@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test lint format audit bench load eval eval-lines bench-lines train-lenet5 \
+.PHONY: run test lint format audit bench load eval eval-lines robustness bench-lines train-lenet5 \
 	train-pairs train-chains train-crnn lm docker-up docker-down clean
 
 $(BIN)/python:
@@ -49,6 +49,10 @@ eval: $(VENV)/.dev-deps  ## exact-string accuracy of /digits on images built fro
 
 eval-lines: $(VENV)/.dev-deps  ## CER of /lines on 4 held-out sets of 300 lines
 	$(BIN)/python bench/eval_lines.py --count 300
+
+robustness: $(VENV)/.dev-deps  ## /digits and /lines on the same images photographed differently
+	$(BIN)/python bench/robustness.py digits --count 200
+	$(BIN)/python bench/robustness.py lines --count 60
 
 bench-lines: $(VENV)/.dev-deps  ## CRNN latency: one line, a batch of 16, one POST /lines
 	$(BIN)/python bench/bench_lines.py

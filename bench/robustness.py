@@ -1,0 +1,155 @@
+"""How /digits and /lines hold up when the same held-out images are photographed or printed
+differently: rotated, shrunk, blurred, noisy, pencil-pale, on squared or dotted paper.
+
+    python bench/robustness.py digits --count 200 [--variants none rot3 pencil ...]
+    python bench/robustness.py lines --count 60 [--set mixed]
+
+digits: exact-string accuracy on 'rows' sheets (2-4 rows of held-out t10k digits); lines: CER
+on one held-out set of lines (bench/eval_lines.py). Every variant is applied to the same
+images, through the running service (TestClient, lifespan running); deterministic by seed.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.main import create_app  # noqa: E402
+from training import digit_sheets, mnist  # noqa: E402
+
+Image = np.ndarray  # H x W x 3 uint8 BGR
+
+
+def _rotate(img: Image, degrees: float) -> Image:
+    """Rotated about its centre onto a canvas that holds it all, corners filled with paper."""
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    paper = tuple(int(v) for v in np.median(img.reshape(-1, 3), axis=0))
+    return cv2.warpAffine(img, m, (nw, nh), borderValue=paper)
+
+
+def _lighting(img: Image, fall: float) -> Image:
+    """Vignetting: brightness falls to 1 - fall at the middle of each edge, lower in corners."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
+    return (img * np.clip(1 - fall * r2, 0.05, 1)[..., None]).astype(np.uint8)
+
+
+def _paper(img: Image, step: int, dots: bool) -> Image:
+    """Printed squared (pale 1-px grid) or dotted paper under the writing."""
+    out = np.full_like(img, 255)
+    colour = (200, 170, 150)
+    h, w = img.shape[:2]
+    if dots:
+        for y in range(step // 2, h, step):
+            for x in range(step // 2, w, step):
+                cv2.circle(out, (x, y), 1, (150, 150, 150), -1)
+    else:
+        out[step // 2 :: step, :] = colour
+        out[:, step // 2 :: step] = colour
+    return np.minimum(out, img)
+
+
+def _jpeg(img: Image, quality: int) -> Image:
+    _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def _salt_and_pepper(img: Image, rng: np.random.Generator) -> Image:
+    out = img.copy()
+    noise = rng.random(img.shape[:2])
+    out[noise < 0.01] = 0
+    out[noise > 0.99] = 255
+    return out
+
+
+def variants(rng: np.random.Generator) -> dict[str, Callable[[Image], Image]]:
+    def sign() -> float:
+        return float(rng.choice([-1.0, 1.0]))
+
+    return {
+        "none": lambda img: img,
+        "rot3": lambda img: _rotate(img, sign() * rng.uniform(2, 3)),
+        "rot6": lambda img: _rotate(img, sign() * rng.uniform(4, 6)),
+        "half": lambda img: cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+        "x3": lambda img: cv2.resize(img, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC),
+        "jpeg25": lambda img: _jpeg(img, 25),
+        "pencil": lambda img: (255 - (255 - img.astype(np.float32)) * rng.uniform(0.3, 0.5)).astype(
+            np.uint8
+        ),
+        "blur2": lambda img: cv2.GaussianBlur(img, (0, 0), 2.0),
+        "saltpepper": lambda img: _salt_and_pepper(img, rng),
+        "vignette20": lambda img: _lighting(img, 0.2),
+        "vignette33": lambda img: _lighting(img, 0.33),
+        "vignette55": lambda img: _lighting(img, 0.55),
+        "squared": lambda img: _paper(img, int(rng.integers(16, 30)), dots=False),
+        "dotted": lambda img: _paper(img, int(rng.integers(14, 24)), dots=True),
+        "inverted": lambda img: 255 - img,
+    }
+
+
+def run_digits(client: TestClient, count: int, seed: int, names: list[str]) -> None:
+    images, labels = mnist.load("t10k", ROOT / "tests/assets/mnist")
+    sheets = digit_sheets.make_sheets(images, labels, "rows", count, seed)
+    change = variants(np.random.default_rng(seed))
+    print("| variant | rows sheets | exact-string accuracy |\n|---|---|---|")
+    for name in names:
+        right = 0
+        for sheet in sheets:
+            _ok, buf = cv2.imencode(".png", change[name](sheet.image))
+            r = client.post("/digits", files={"file": ("s.png", buf.tobytes())})
+            right += r.status_code == 200 and r.json()["text"] == sheet.text
+        print(f"| {name} | {count} | {100 * right / count:.1f}% |", flush=True)
+
+
+def run_lines(client: TestClient, count: int, seed: int, names: list[str], kind: str) -> None:
+    from app.lines.charset import build_charset
+    from bench.eval_lines import SETS, held_out_lines
+    from training.crnn import edit_distance
+    from training.lines.sets import real_contexts
+
+    contexts = real_contexts(ROOT / "data/sources", build_charset())
+    lines = held_out_lines(contexts[kind], SETS[kind], count, seed)
+    change = variants(np.random.default_rng(seed))
+    print(f"| variant | {kind} lines | CER |\n|---|---|---|")
+    for name in names:
+        errors = chars = 0
+        for image, text in lines:
+            bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            _ok, buf = cv2.imencode(".png", change[name](bgr))
+            r = client.post("/lines", files={"file": ("l.png", buf.tobytes())})
+            got = r.json().get("text", "").replace("\n", " ") if r.status_code == 200 else ""
+            errors += edit_distance(got, text)
+            chars += len(text)
+        print(f"| {name} | {count} | {100 * errors / chars:.2f}% |", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("endpoint", choices=["digits", "lines"])
+    p.add_argument("--count", type=int, default=None, help="sheets (200) or lines (60)")
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--set", default="mixed", help="held-out set of lines (bench/eval_lines.py)")
+    p.add_argument("--variants", nargs="+", default=list(variants(np.random.default_rng(0))))
+    args = p.parse_args(argv)
+    with TestClient(create_app()) as client:
+        if args.endpoint == "digits":
+            run_digits(client, args.count or 200, args.seed, args.variants)
+        else:
+            run_lines(client, args.count or 60, args.seed, args.variants, args.set)
+
+
+if __name__ == "__main__":
+    main()
