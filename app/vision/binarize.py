@@ -29,11 +29,26 @@ def _hist(gray: np.ndarray) -> np.ndarray:
     return cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
 
 
+def _otsu_of_hist(hist: np.ndarray) -> int:
+    """Otsu's threshold from a 256-bin histogram: the level that best splits it in two."""
+    p = hist / max(float(hist.sum()), 1.0)
+    omega = np.cumsum(p)
+    mu = np.cumsum(p * np.arange(256))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mu[-1] * omega - mu) ** 2 / (omega * (1.0 - omega))
+    return int(np.argmax(np.nan_to_num(between)))
+
+
 def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
     """Return the image with ink darker than paper (inverts light-on-dark images)."""
-    # Paper dominates a handwriting image, so the median grey level is the paper's.
+    # Paper dominates a handwriting image: the half of Otsu's split that holds the median grey
+    # level is the paper. (A fixed mid-grey turned a photo's paper darkened by vignetting or
+    # a dim room into ink.)
     hist = _hist(gray) if hist is None else hist
-    return 255 - gray if _median_of_hist(hist) < 128 else gray
+    median, split = _median_of_hist(hist), _otsu_of_hist(hist)
+    if not hist[: split + 1].any() or not hist[split + 1 :].any():
+        split = 127  # one grey level: no split; mid-grey decides
+    return 255 - gray if median <= split else gray
 
 
 def flatten_illumination(gray: np.ndarray) -> np.ndarray:

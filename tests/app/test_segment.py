@@ -115,6 +115,11 @@ def test_dark_ink_inverts_light_on_dark_only() -> None:
     light = np.full((10, 10), 230, np.uint8)
     assert dark_ink(light) is light
     assert dark_ink(255 - light)[0, 0] == 230
+    # Paper darker than mid-grey (a dim room, vignetting) is still paper: most of the page.
+    dim = np.full((40, 120), 110, np.uint8)
+    cv2.putText(dim, "42", (10, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 20, 3)
+    assert dark_ink(dim) is dim
+    assert dark_ink(255 - dim)[0, 0] == 110
 
 
 def test_cut_path_follows_a_slanted_gap_between_leaning_strokes() -> None:
