@@ -548,14 +548,11 @@ def margin_lines(
             comb.append((k, s))
     # A crop of a line or two on squared paper: its upright lines cross only the rules above
     # and below the writing, but come at a regular spacing, several of them.
-    if len(comb) >= GRID_COMB and _regular([_centre_x(s) for _, s in comb]):
+    centres = [s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH] / 2.0 for _, s in comb]
+    if len(comb) >= GRID_COMB and _regular(centres):
         for k, s in comb:
             accept(k, s, True)
     return found, thickness
-
-
-def _centre_x(s: np.ndarray) -> float:
-    return float(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH] / 2.0)
 
 
 def _regular(xs: list[float]) -> bool:

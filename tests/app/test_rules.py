@@ -328,11 +328,7 @@ def test_a_stroke_through_a_grid_crossing_stays_whole() -> None:
 def test_a_line_on_squared_paper_reads_without_its_grid(t10k, client, monkeypatch, start) -> None:
     # A crop of one line: its grid's upright lines cross only the rules above and below it.
     page, text = digit_row(t10k, list(range(start, start + 8)), gap=10, margin=8)
-    page = cv2.resize(page, None, fx=1.5, fy=1.5)
-    grid = np.full_like(page, 255)
-    grid[15::30, :] = 170
-    grid[:, 15::30] = 170
-    page = np.minimum(page, grid)
+    page = _squared(cv2.resize(page, None, fx=1.5, fy=1.5), 30)
     ink = ink_map(page)
     upright = rules.page_rules(ink, RULING_INK).upright
     assert upright.any(axis=0)[15::30].all()
