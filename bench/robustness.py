@@ -1,5 +1,5 @@
 """How /digits and /lines hold up when the same held-out images are photographed or printed
-differently: rotated, shrunk, blurred, noisy, pencil-pale, on squared or dotted paper.
+differently: rotated, shrunk, blurred, noisy, pencil-pale, on squared or dotted paper, on a desk.
 
     python bench/robustness.py digits --count 200 [--variants none rot3 pencil ...]
     python bench/robustness.py lines --count 60 [--set mixed]
@@ -62,6 +62,31 @@ def _paper(img: Image, step: int, dots: bool) -> Image:
     return np.minimum(out, img)
 
 
+def _desk(img: Image, rng: np.random.Generator, white: bool = False) -> Image:
+    """The page photographed lying on a darker desk (`white`: the page in shade on a white
+    table): a little turned and in perspective, with 0-20% of its size of desk showing on
+    each side (none: its corner touches the frame)."""
+    h, w = img.shape[:2]
+    if white:
+        img = (img * rng.uniform(0.7, 0.85)).astype(np.uint8)
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-5, 5), 1.0)
+    placed = cv2.transform(corners[None], turn)[0]
+    placed += rng.uniform(-0.03, 0.03, (4, 2)).astype(np.float32) * np.float32([w, h])
+    left, top, right, bottom = (int(rng.uniform(0, 0.2) * s) for s in (w, h, w, h))
+    placed += np.float32([left, top]) - placed.min(axis=0)
+    big_w, big_h = (np.ceil(placed.max(axis=0)) + np.float32([right, bottom])).astype(int)
+    warp = cv2.getPerspectiveTransform(corners, placed)
+    page = cv2.warpPerspective(img, warp, (big_w, big_h))
+    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), warp, (big_w, big_h))
+    grain = cv2.GaussianBlur(rng.normal(0, 12, (big_h, big_w)).astype(np.float32), (0, 0), 2)
+    tint = np.ones(3, np.float32) if white else rng.uniform(0.75, 1.15, 3).astype(np.float32)
+    level = rng.uniform(235, 250) if white else rng.uniform(40, 140)
+    desk = np.clip((level + grain[..., None]) * tint, 0, 255).astype(np.uint8)
+    alpha = (inside.astype(np.float32) / 255.0)[..., None]
+    return (page * alpha + desk * (1 - alpha)).astype(np.uint8)
+
+
 def _jpeg(img: Image, quality: int) -> Image:
     _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -97,6 +122,8 @@ def variants(rng: np.random.Generator) -> dict[str, Callable[[Image], Image]]:
         "squared": lambda img: _paper(img, int(rng.integers(16, 30)), dots=False),
         "dotted": lambda img: _paper(img, int(rng.integers(14, 24)), dots=True),
         "inverted": lambda img: 255 - img,
+        "desk": lambda img: _desk(img, rng),
+        "whitetable": lambda img: _desk(img, rng, white=True),
     }
 
 

@@ -27,6 +27,7 @@ from app.digits.segment import (
 )
 from app.lines.ctc import DecodedChar, greedy_decode, log_likelihood
 from app.lines.reader import LineReader, char_edges
+from app.vision.page import paper_only
 from app.vision.scale import shrink
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
@@ -153,7 +154,9 @@ class DigitReader:
 
     def read(self, gray: np.ndarray) -> list[ReadDigit]:
         """All digits of a grayscale image in reading order (boxes in its pixels); a large
-        image with tall digits is read shrunk (`reading_factor`)."""
+        image with tall digits is read shrunk (`reading_factor`); a photographed page's
+        surround is painted paper first."""
+        gray = paper_only(gray)
         factor = reading_factor(gray)
         if factor == 1:
             return self._read(gray)

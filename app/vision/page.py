@@ -1,0 +1,206 @@
+"""The sheet of paper in a photo: the desk, table or scanner lid around it painted paper.
+
+A phone photo of a page often shows what the page lies on. A dark desk is as large as a digit
+row or larger, so every later stage took it for ink: one huge mark that hid the writing's
+size, rows and lines; a white table around a grey or coloured page turned the page itself
+into faint ink. The page is found at low resolution as the convex hull of the largest region
+at the paper's level (the middle of the image is paper), set off from a surround of another
+level along the image's border by a sharp edge. What lies outside it is painted with the
+paper's own level nearby; pixel coordinates stay as they are.
+"""
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.vision.scale import shrink
+
+# The page is looked for at this size (longest side, pixels): lighting and edges are coarse.
+LOOK_SIDE = 256
+# ... but not shrunk so far that the shorter side is under this (a long line's height).
+MIN_LOOK_SIDE = 64
+# An image under this many pixels across is no photo of a page on something.
+MIN_PAGE_SIDE = 16
+# At least this share of the image's border is surround: a surround frames the page.
+BORDER_SHARE = 0.25
+# The page's hull covers this share of the image at least, and leaves this much outside.
+PAGE_MIN, PAGE_MAX = 0.2, 0.95
+# A page's hull fills at least this share of its smallest enclosing (turned) rectangle.
+PAGE_BOXY = 0.85
+# A page is mostly paper (and the ink on it): this share of its hull at least.
+PAGE_SHARE = 0.6
+# At most this share of the page is much brighter than its paper (glare, uneven light).
+BRIGHTER_THAN_PAPER = 0.25
+# What lies outside the page is mostly surround (it is no paper with writing at its edge).
+OUTSIDE_SHARE = 0.6
+# Pixels (of the small image) inside the page's edge compared with those as far and 3 times
+# as far outside it, for a step.
+EDGE_BAND = 2
+# At least this share of the difference between paper and surround lies in the step.
+SHARP_EDGE = 0.6
+# The step is there along at least this share of the page's edge (ink crosses it here and
+# there).
+EDGE_STEP_SHARE = 0.5
+# Pixels of the page's edge painted with the surround (at full size, at least): a photo's
+# edge is blurred over a few pixels, between the paper's level and the surround's.
+EDGE_FRINGE = 3
+# Weight of the paper's level in the painted surround's local level: what is far from
+# the page fades to it.
+FADE = 0.05
+# Paper and surround closer than this (grey levels) are not told apart.
+SURROUND_CONTRAST = 24.0
+
+
+@dataclass(frozen=True)
+class Page:
+    """Where the page lies in the small image, and the grey levels that tell it apart."""
+
+    hull: np.ndarray  # H x W uint8, 1 = page
+    paper: float  # the paper's level
+    cut: float  # half-way between the paper's level and the surround's
+    darker_surround: bool
+
+    def side(self, gray: np.ndarray) -> np.ndarray:
+        """uint8 mask (1 = at the paper's side of `cut`: paper, and ink on a brighter
+        surround)."""
+        return (gray > self.cut if self.darker_surround else gray < self.cut).view(np.uint8)
+
+    def paper_pixels(self, gray: np.ndarray) -> np.ndarray:
+        """bool mask: as near the paper's level as the surround's cut, either way (no ink)."""
+        return np.abs(gray.astype(np.float32) - self.paper) < abs(self.paper - self.cut)
+
+
+def _ring(a: np.ndarray) -> np.ndarray:
+    """The image's outermost pixels, once each."""
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+
+def _surround(small: np.ndarray) -> tuple[float, float] | None:
+    """(paper level, surround level), or None where the image's border is mostly paper."""
+    h, w = small.shape
+    # The middle of the image is paper and ink, ink darker and up to half of it in a crop of
+    # bold writing: the paper's level is its upper quartile.
+    centre = small[h // 4 : h - h // 4, w // 4 : w - w // 4]
+    cum = np.cumsum(cv2.calcHist([centre], [0], None, [256], [0, 256]).ravel())
+    paper = float(np.searchsorted(cum, 0.75 * cum[-1]))  # far cheaper than np.percentile
+    ring = _ring(small).astype(np.float32)
+    for side in (ring[ring <= paper - SURROUND_CONTRAST], ring[ring >= paper + SURROUND_CONTRAST]):
+        if side.size >= BORDER_SHARE * ring.size:
+            return paper, float(np.median(side))
+    return None
+
+
+def find_page(small: np.ndarray) -> Page | None:
+    """The page of a small grayscale image, or None where no page is framed by a surround
+    (the usual case: the whole image is paper)."""
+    if min(small.shape) < MIN_PAGE_SIDE:
+        return None
+    levels = _surround(small)
+    if levels is None:
+        return None
+    paper, surround = levels
+    page = Page(np.zeros_like(small), paper, (paper + surround) / 2, surround < paper)
+    side = page.side(small)
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        side, 8, cv2.CV_32S, cv2.CCL_GRANA
+    )
+    if count < 2:
+        return None
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    # The hull of the region's outline is its hull, from far fewer points.
+    outline, _ = cv2.findContours(
+        (labels == largest).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    hull = cv2.convexHull(np.concatenate(outline))
+    # A sheet is four-sided, even turned or in perspective (a bold digit's hull is no box).
+    (_, _), (box_w, box_h), _ = cv2.minAreaRect(hull)
+    if cv2.contourArea(hull) < PAGE_BOXY * box_w * box_h:
+        return None
+    cv2.fillConvexPoly(page.hull, hull, 1)
+    inside = page.hull.astype(bool)
+    if not PAGE_MIN <= inside.mean() <= PAGE_MAX or side[inside].mean() < PAGE_SHARE:
+        return None
+    if 1 - side[~inside].mean() < OUTSIDE_SHARE:
+        return None
+    # Nothing on a page is much brighter than its paper (a bold digit's ink, taken for paper
+    # in the middle of a tight crop, holds the paper inside its loops).
+    if (small[inside] >= paper + SURROUND_CONTRAST).mean() > BRIGHTER_THAN_PAPER:
+        return None
+    if not _edge_is_a_step(small, hull[:, 0, :].astype(np.float32), page, surround):
+        return None
+    return page
+
+
+def _edge_is_a_step(small: np.ndarray, hull: np.ndarray, page: Page, surround: float) -> bool:
+    """Whether the page's edge (its hull's sides that do not lie along the image's border) is
+    a step along most of its length: paper just inside, surround just outside and still
+    further out. Paper lit unevenly splits into a brighter and a darker part too, but with a
+    gentle slope between; a rule is a step, but thin, with paper beyond it."""
+    h, w = small.shape
+    centre = hull.mean(axis=0)
+    starts, ends = hull, np.roll(hull, -1, axis=0)
+    samples = []
+    for a, b in zip(starts, ends, strict=True):
+        length = float(np.hypot(*(b - a)))
+        on_border = (a[0] == b[0] and a[0] in (0, w - 1)) or (a[1] == b[1] and a[1] in (0, h - 1))
+        if length < 1 or on_border:
+            continue
+        normal = np.float32([b[1] - a[1], a[0] - b[0]]) / length
+        if np.dot(normal, (a + b) / 2 - centre) < 0:
+            normal = -normal  # outwards
+        t = np.linspace(0, 1, max(2, int(length // 2)), dtype=np.float32)[:, None]
+        samples.append((a + t * (b - a), normal))
+    if not samples:
+        return False
+    points = np.concatenate([p for p, _ in samples])
+    normals = np.concatenate([np.repeat(n[None], len(p), axis=0) for p, n in samples])
+
+    def at(offset: float) -> np.ndarray:
+        xy = points + offset * normals
+        x = np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
+        y = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1)
+        return small[y, x].astype(np.float32)
+
+    sign = 1.0 if page.darker_surround else -1.0
+    need = max(SURROUND_CONTRAST, SHARP_EDGE * abs(page.paper - surround))
+    inner = at(-EDGE_BAND)
+    step = sign * (inner - at(EDGE_BAND)) >= need
+    beyond = sign * (inner - at(3 * EDGE_BAND)) >= need
+    return float((step & beyond).mean()) >= EDGE_STEP_SHARE
+
+
+def paper_only(gray: np.ndarray) -> np.ndarray:
+    """`gray` with the surround of a photographed page painted with the paper's level nearby;
+    the image itself where it shows no page framed by a surround."""
+    h, w = gray.shape
+    # Shrunk to about LOOK_SIDE along its longer side, but a line's height kept to look at.
+    factor = max(1, min(math.ceil(max(h, w) / LOOK_SIDE), min(h, w) // MIN_LOOK_SIDE))
+    small = shrink(gray, factor)  # block averaging: resampling a photo costs ~40 ms
+    page = find_page(small)
+    if page is None:
+        return gray
+    # The paper's level near each point: a wide average of the page's paper (its blurred
+    # edge left out), fading to the paper's level far from the page.
+    paper = cv2.erode((page.paper_pixels(small) & (page.hull > 0)).view(np.uint8), None)
+    weight = paper.astype(np.float32)
+    k = max(3, (min(small.shape) // 4) | 1)
+    level = (cv2.blur(small.astype(np.float32) * weight, (k, k)) + FADE * page.paper) / (
+        cv2.blur(weight, (k, k)) + FADE
+    )
+    inside = cv2.resize(page.hull, (w, h), interpolation=cv2.INTER_NEAREST)
+    if factor > 1:
+        # A pixel of the small image spans `factor` pixels: within that of the edge, the
+        # page is what is at the paper's side at full size.
+        r = math.ceil(1.5 * factor)
+        near = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+        inside = cv2.erode(inside, near) | (cv2.dilate(inside, near) & page.side(gray))
+    # The edge's own blurred pixels go with the surround, also where the page runs out of the
+    # frame (its edge then lies along the image's border).
+    fringe = np.ones((2 * EDGE_FRINGE + 1, 2 * EDGE_FRINGE + 1), np.uint8)
+    inside = cv2.erode(inside, fringe, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    fill = cv2.resize(np.clip(level, 0, 255).astype(np.uint8), (w, h))
+    out = gray.copy()
+    cv2.copyTo(fill, (inside == 0).view(np.uint8), out)
+    return out
