@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bench.robustness import variants
+from bench.robustness import variant, variants
 
 
 def test_every_variant_gives_a_bgr_image(t10k) -> None:
@@ -18,3 +18,13 @@ def test_every_variant_gives_a_bgr_image(t10k) -> None:
     assert (change["inverted"](page) == 255 - page).all()
     assert change["half"](page).shape[:2] == (40, 80)
     assert change["vignette55"](page)[0, 0].max() < 64  # the corners darkened
+
+
+def test_a_variant_draws_the_same_whichever_others_run() -> None:
+    page = np.full((60, 200, 3), 255, np.uint8)
+    page[20:40, 30:170] = 0
+    first = variant("desk", 7)(page)
+    for other in ("rot3", "saltpepper", "whitetable"):
+        variant(other, 7)(page)
+    assert np.array_equal(variant("desk", 7)(page), first)
+    assert not np.array_equal(variant("desk", 8)(page), first)

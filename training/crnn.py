@@ -436,6 +436,7 @@ def write_card(model_path: Path) -> None:
                 for name, r in service["sets"].items()
             ),
             "",
+            *([service["note"], ""] if service.get("note") else []),
         ]
     if card.get("notes"):
         lines += ["## How it was trained", "", card["notes"], ""]

@@ -4,6 +4,7 @@ Everything runs on the ink mask of `app.vision.binarize`, so polarity and uneven
 handled as for /digits. Boxes are reported in the uploaded image's own coordinates.
 """
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -29,8 +30,11 @@ RULING_INK = 0.2
 # A large page is read shrunk so that its characters' typical part (a letter, a hanzi's
 # component) stays at least this tall: the CRNN reads lines 32-48 pixels tall.
 READ_HEIGHT = 48
-# One line tilted less than this is read as it is: rotating it costs more than the tilt.
-TILT_TOLERANCE_DEG = 3.5
+# One line is turned level only where its tilt moves it by at least this share of its own
+# height from one end to the other. The CRNN reads a slight tilt as it was trained to, and
+# rotating a line blurs it; but it scales each line to 32 px, and a long line's drift
+# shrinks its characters.
+TILT_DRIFT = 0.5
 # A line's tilt counts when its slope is this many standard errors from flat.
 TILT_EVIDENCE = 2.0
 
@@ -211,12 +215,16 @@ def page_skew(
     mask: np.ndarray, single_line: bool = False, bands: list[tuple[int, int]] | None = None
 ) -> float:
     """The rotation find_lines applies: the projection profile's on a page of several lines;
-    on one line its own tilt, and only past TILT_TOLERANCE_DEG, which the CRNN reads as is
-    (it was trained on lines rotated that much). `bands`: the mask's, if already known."""
+    on one line its own tilt, where that moves the line by TILT_DRIFT of its height or more
+    along its length. `bands`: the mask's, if already known."""
     if not single_line and len(_bands(mask) if bands is None else bands) > 1:
         return estimate_skew(mask)
     tilt = line_tilt(mask)
-    if abs(tilt) < TILT_TOLERANCE_DEG:
+    if tilt == 0.0:
+        return 0.0
+    _x, _y, width, height = cv2.boundingRect(mask)
+    drift = width * abs(math.tan(math.radians(tilt)))
+    if drift < TILT_DRIFT * max(height - drift, 1.0):  # the ink's height less the drift
         return 0.0
     return float(np.clip(tilt, -MAX_SKEW_DEG, MAX_SKEW_DEG))
 

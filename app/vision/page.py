@@ -22,7 +22,7 @@ LOOK_SIDE = 256
 # ... but not shrunk so far that the shorter side is under this (a long line's height).
 MIN_LOOK_SIDE = 64
 # An image under this many pixels across is no photo of a page on something.
-MIN_PAGE_SIDE = 16
+MIN_PAGE_SIDE = 32
 # At least this share of the image's border is surround: a surround frames the page.
 BORDER_SHARE = 0.25
 # The page's hull covers this share of the image at least, and leaves this much outside.
@@ -34,7 +34,9 @@ PAGE_SHARE = 0.6
 # At most this share of the page is much brighter than its paper (glare, uneven light).
 BRIGHTER_THAN_PAPER = 0.25
 # What lies outside the page is mostly surround (it is no paper with writing at its edge).
-OUTSIDE_SHARE = 0.6
+OUTSIDE_SHARE = 0.9
+# ... and at most this share of it is much darker than the surround: ink.
+OUTSIDE_INK = 0.02
 # Pixels (of the small image) inside the page's edge compared with those as far and 3 times
 # as far outside it, for a step.
 EDGE_BAND = 2
@@ -124,6 +126,11 @@ def find_page(small: np.ndarray) -> Page | None:
         return None
     if 1 - side[~inside].mean() < OUTSIDE_SHARE:
         return None
+    # Nor does it hold writing: a hard shadow over part of a page is no desk. (The page's
+    # blurred edge, next to the hull, is left out.)
+    away = cv2.dilate(page.hull, np.ones((2 * EDGE_BAND + 1, 2 * EDGE_BAND + 1), np.uint8)) == 0
+    if not away.any() or (small[away] < surround - SURROUND_CONTRAST).mean() > OUTSIDE_INK:
+        return None
     # Nothing on a page is much brighter than its paper (a bold digit's ink, taken for paper
     # in the middle of a tight crop, holds the paper inside its loops).
     if (small[inside] >= paper + SURROUND_CONTRAST).mean() > BRIGHTER_THAN_PAPER:
@@ -166,9 +173,12 @@ def _edge_is_a_step(small: np.ndarray, hull: np.ndarray, page: Page, surround: f
     sign = 1.0 if page.darker_surround else -1.0
     need = max(SURROUND_CONTRAST, SHARP_EDGE * abs(page.paper - surround))
     inner = at(-EDGE_BAND)
+    # No ink inside: where the hull runs along ink (a bold digit's outline), ink and paper
+    # beside it make a step as sharp as any page's edge.
+    paper = inner >= page.paper - max(SURROUND_CONTRAST, abs(page.paper - page.cut))
     step = sign * (inner - at(EDGE_BAND)) >= need
     beyond = sign * (inner - at(3 * EDGE_BAND)) >= need
-    return float((step & beyond).mean()) >= EDGE_STEP_SHARE
+    return float((paper & step & beyond).mean()) >= EDGE_STEP_SHARE
 
 
 def paper_only(gray: np.ndarray) -> np.ndarray:

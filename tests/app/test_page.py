@@ -108,6 +108,14 @@ def _vignetted(page: np.ndarray) -> np.ndarray:
     return (page * (1 - 0.33 * r2)).astype(np.uint8)
 
 
+def _shadow(page: np.ndarray, left: bool) -> np.ndarray:
+    """A hard shadow (a hand's, a phone's) over the left or right 60% of the page: both
+    parts hold writing."""
+    x = np.arange(page.shape[1])
+    shade = (x < 0.6 * page.shape[1]) if left else (x >= 0.4 * page.shape[1])
+    return (page * np.where(shade, 0.7, 1.0)[None, :]).astype(np.uint8)
+
+
 def _ruled(page: np.ndarray) -> np.ndarray:
     out = page.copy()
     out[::24] = 150
@@ -123,8 +131,19 @@ def _ruled(page: np.ndarray) -> np.ndarray:
         _vignetted,
         lambda p: 255 - p,  # chalk on a board: the dark is the board, not a surround
         lambda p: p[70:, 40:],  # a tight crop: digits run into its edges
+        lambda p: _shadow(p, left=True),
+        lambda p: _shadow(p, left=False),
     ],
-    ids=["plain", "lit-from-one-side", "ruled-lit-from-one-side", "vignetted", "inverted", "crop"],
+    ids=[
+        "plain",
+        "lit-from-one-side",
+        "ruled-lit-from-one-side",
+        "vignetted",
+        "inverted",
+        "crop",
+        "shadow-left",
+        "shadow-right",
+    ],
 )
 def test_pages_without_a_surround_are_left_as_they_are(t10k, change) -> None:
     page, _text = digit_page(t10k)
