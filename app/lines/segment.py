@@ -12,6 +12,7 @@ import numpy as np
 
 from app.vision import scale
 from app.vision.binarize import InkMap, ink_map
+from app.vision.dots import without_dot_grid
 from app.vision.rules import rule_fringe, rule_pixels
 
 MAX_SKEW_DEG = 8.0
@@ -236,10 +237,10 @@ def unruled_ink(gray: np.ndarray) -> InkMap:
     ink's levels and thicken pale writing into blots."""
     ink = ink_map(gray)
     gone = rule_pixels(ink, faint=RULING_INK)
-    if gone is None:
-        return ink
-    ruled = rule_fringe(gone, ink.mask).view(np.uint8)
-    return ink_map(cv2.inpaint(gray, ruled, 2, cv2.INPAINT_TELEA))
+    if gone is not None:
+        ruled = rule_fringe(gone, ink.mask).view(np.uint8)
+        ink = ink_map(cv2.inpaint(gray, ruled, 2, cv2.INPAINT_TELEA))
+    return without_dot_grid(ink)
 
 
 def reading_factor(gray: np.ndarray) -> int:
