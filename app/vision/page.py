@@ -124,10 +124,11 @@ def find_page(small: np.ndarray) -> Page | None:
     inside = page.hull.astype(bool)
     if not PAGE_MIN <= inside.mean() <= PAGE_MAX or side[inside].mean() < PAGE_SHARE:
         return None
+    # What lies outside is surround (no paper with writing at its edge), and holds no
+    # writing: a hard shadow over part of a page is no desk. (The page's blurred edge, next
+    # to the hull, is left out.)
     if 1 - side[~inside].mean() < OUTSIDE_SHARE:
         return None
-    # Nor does it hold writing: a hard shadow over part of a page is no desk. (The page's
-    # blurred edge, next to the hull, is left out.)
     away = cv2.dilate(page.hull, np.ones((2 * EDGE_BAND + 1, 2 * EDGE_BAND + 1), np.uint8)) == 0
     if not away.any() or (small[away] < surround - SURROUND_CONTRAST).mean() > OUTSIDE_INK:
         return None
