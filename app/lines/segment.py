@@ -231,10 +231,10 @@ def page_skew(
 
 
 def unruled_ink(gray: np.ndarray) -> InkMap:
-    """The page's ink map, ruled paper's lines taken out: left in, each is a "line" of its own
-    and joins the writing it touches into one band. The rules are painted over with the paper
-    around them and the page binarised again, since their grey would otherwise count among the
-    ink's levels and thicken pale writing into blots."""
+    """The page's ink map, ruled paper's lines (and dotted paper's grid) taken out: left in,
+    each rule is a "line" of its own and joins the writing it touches into one band. The rules
+    are painted over with the paper around them and the page binarised again, since their grey
+    would otherwise count among the ink's levels and thicken pale writing into blots."""
     ink = ink_map(gray)
     gone = rule_pixels(ink, faint=RULING_INK)
     if gone is not None:
