@@ -19,13 +19,18 @@ class InkMap:
     strength: np.ndarray
 
 
-def _median_of_hist(hist: np.ndarray) -> int:
-    """Median grey level from a 256-bin histogram (much cheaper than np.median)."""
+def level_of_hist(hist: np.ndarray, share: float) -> int:
+    """The grey level below which `share` of a 256-bin histogram lies (much cheaper than
+    np.percentile)."""
     cum = np.cumsum(hist)
-    return int(np.searchsorted(cum, cum[-1] / 2.0))
+    return int(np.searchsorted(cum, share * cum[-1]))
 
 
-def _hist(gray: np.ndarray) -> np.ndarray:
+def _median_of_hist(hist: np.ndarray) -> int:
+    return level_of_hist(hist, 0.5)
+
+
+def grey_hist(gray: np.ndarray) -> np.ndarray:
     return cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
 
 
@@ -44,7 +49,7 @@ def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
     # Paper dominates a handwriting image: the half of Otsu's split that holds the median grey
     # level is the paper. (A fixed mid-grey turned a photo's paper darkened by vignetting or
     # a dim room into ink.)
-    hist = _hist(gray) if hist is None else hist
+    hist = grey_hist(gray) if hist is None else hist
     median, split = _median_of_hist(hist), _otsu_of_hist(hist)
     if not hist[: split + 1].any() or not hist[split + 1 :].any():
         split = 127  # one grey level: no split; mid-grey decides
@@ -76,13 +81,13 @@ def ink_map(gray: np.ndarray, faint: float | None = None) -> InkMap:
     """Binarise a grayscale image of any polarity and lighting into an ink mask and strength.
     With `faint`, ink at least that strong joins the mask where it touches the mask's ink
     (hysteresis: `grow_faint_ink`)."""
-    hist = _hist(gray)
+    hist = grey_hist(gray)
     dark = dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
     gray = flatten_illumination(dark)
     if gray is not dark:
-        hist = _hist(gray)
+        hist = grey_hist(gray)
     thr, mask = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     t = int(thr)
     ink_hist, paper_hist = hist[: t + 1], hist[t + 1 :]

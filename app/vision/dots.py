@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from app.vision.binarize import InkMap
+from app.vision.rules import without_pixels
 
 # A dot is at most this many pixels across, and at most this share of the writing's height.
 DOT_PX, DOT_SHARE = 7, 0.25
@@ -92,12 +93,4 @@ def dot_grid(mask: np.ndarray) -> np.ndarray | None:
 def without_dot_grid(ink: InkMap) -> InkMap:
     """The ink map with a printed dot grid taken out (the map itself where there is none)."""
     dots = dot_grid(ink.mask)
-    if dots is None:
-        return ink
-    # The dots' blurred edges go too: one pixel around each.
-    gone = cv2.dilate(dots.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    mask = ink.mask.copy()
-    mask[gone] = 0
-    strength = ink.strength.copy()
-    strength[gone] = 0
-    return InkMap(mask=mask, strength=strength)
+    return ink if dots is None else without_pixels(ink, dots)

@@ -655,8 +655,12 @@ def remove_rules(ink: InkMap, ruling: float | None = None) -> InkMap:
             margins, thick = margin_lines(ruling_masks(ink, ruling)[0], rules.height, rules.flat)
             rules.add(Rules(np.zeros(margins.shape, bool), margins, 0, thick))
     gone = rule_pixels(ink, rules=rules)
-    if gone is None:
-        return ink
+    return ink if gone is None else without_pixels(ink, gone)
+
+
+def without_pixels(ink: InkMap, gone: np.ndarray) -> InkMap:
+    """The ink map with the printed marks `gone` (H x W bool: rules, a dot grid) out of its
+    mask and their edges faded to paper (`rule_fringe`)."""
     mask = (ink.mask & ~gone).view(np.uint8)
     strength = np.where(rule_fringe(gone, mask), np.float32(0.0), ink.strength)
     return InkMap(mask=mask, strength=strength)
