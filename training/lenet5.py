@@ -22,6 +22,7 @@ from training import mnist, outliers
 from training.augment import distort, vary_strokes
 from training.onnx_utils import add_metadata, sha256_file
 from training.pieces import load_or_build, segmenter_digest
+from training.teacher import DigitTeacher, load_teacher
 
 LABELS = [str(d) for d in range(10)]
 # Mean and std of the normalised 32 x 32 training digits; the app reads them from metadata.
@@ -149,9 +150,11 @@ def train(
     gen: torch.Generator,
     epoch: int,
     pieces: tuple[torch.Tensor, torch.Tensor] | None = None,
+    teacher: nn.Module | None = None,
 ) -> float:
     """One epoch with fresh distortions; returns the mean loss. `pieces`: segmenter pieces
-    (N x 1 x 32 x 32 in [0, 1], labels with OUTLIER for non-digits) mixed into each batch."""
+    (N x 1 x 32 x 32 in [0, 1], labels with OUTLIER for non-digits) mixed into each batch;
+    `teacher`: a trained model whose softened outputs the digits also learn (distillation)."""
     model.train()
     order = torch.randperm(x.shape[0], generator=gen)
     rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen)))
@@ -182,8 +185,13 @@ def train(
             )
             xb = torch.cat([xb[:n], px, xb[n:], nx])
             yb, n, n_out = torch.cat([yb, py]), n + len(py), n_out + len(nx)
-        logits = model(((xb - MEAN) / STD).to(args.device))
+        inputs = ((xb - MEAN) / STD).to(args.device)
+        logits = model(inputs)
         loss = F.cross_entropy(logits[:n], yb.to(args.device), label_smoothing=0.05)
+        if teacher is not None:
+            loss = (1 - args.kd_weight) * loss + args.kd_weight * distillation_loss(
+                logits[:n], teacher(inputs[:n]), args.kd_temp
+            )
         if n_out:
             # Outlier exposure: push non-digits towards a flat (maximum-entropy) output.
             loss = loss - 0.5 * F.log_softmax(logits[n:], dim=1).mean()
@@ -197,6 +205,20 @@ def train(
         if args.dry_run:
             break
     return total / max(seen, 1)
+
+
+def distillation_loss(logits: torch.Tensor, taught: torch.Tensor, temp: float) -> torch.Tensor:
+    """KL divergence from the teacher's to the student's outputs, both softened by `temp`;
+    scaled by temp^2 so its gradients keep their size as temp changes (Hinton et al. 2015)."""
+    return (
+        F.kl_div(
+            F.log_softmax(logits / temp, dim=1),
+            F.log_softmax(taught.detach() / temp, dim=1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * temp**2
+    )
 
 
 @torch.no_grad()
@@ -271,14 +293,21 @@ def save_plots(
 def write_card(out: Path, stem: str, info: dict[str, object]) -> None:
     """models/<stem>.md: data, command, figures, checksum."""
     err = float(info["test_error"])  # type: ignore[arg-type]
-    tuned = reproduce = pieces_note = base_wall = ""
+    tuned = reproduce = pieces_note = base_wall = teacher_note = ""
     if info.get("init"):
         base_wall = f" (base run: {float(info['base_wall_s'] or 0):.0f} s)"
         tuned = f", fine-tuning a {info['base_epochs']}-epoch base run"
         reproduce = (
             f"# fine-tunes {info['init']}, which the base run wrote "
-            "(`make train-lenet5` runs both)\n"
+            "(`make train-lenet5` runs every step)\n"
         )
+    if info.get("teacher"):
+        teacher_note = f"""
+
+Distilled (Hinton et al. 2015) from a larger CNN trained on the same distorted digits
+(`training/teacher.py`, {info["teacher_parameters"]:,} parameters, t10k error \
+{100 * float(info["teacher_error"]):.2f}%; it is never shipped): {info["kd_weight"]} of the loss \
+on digits is the divergence from the teacher's outputs softened at temperature {info["kd_temp"]}."""
     if info.get("pieces"):
         pieces_note = f"""
 
@@ -318,7 +347,8 @@ warp, thicker/thinner strokes, hard binarisation) and then re-normalised by the 
 prepares them. With `--outliers` > 0 each batch also holds non-digits the segmenter can
 produce (halves of digits, touching pairs) trained towards a flat output (outlier exposure),
 and some digits carry a sliver of a neighbour (label kept): the confidence then tells the
-service where to cut touching digits. Outlier share: {info.get("outliers", 0)}.{pieces_note}
+service where to cut touching digits. Outlier share: {info.get("outliers", 0)}.{pieces_note}\
+{teacher_note}
 
 ## Reproduce
 ```
@@ -416,6 +446,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--variant", choices=["modern", "classic"], default="modern")
     p.add_argument("--width", type=int, default=1, help="feature-map multiplier for C1 and C3")
     p.add_argument(
+        "--arch",
+        choices=["lenet5", "teacher"],
+        default="lenet5",
+        help="teacher: the larger CNN of training/teacher.py, checkpointed only, never exported",
+    )
+    p.add_argument("--teacher", type=Path, help="a teacher run's checkpoint to distil from")
+    p.add_argument("--kd-weight", type=float, default=0.7, help="share of the distillation loss")
+    p.add_argument("--kd-temp", type=float, default=4.0, help="softmax temperature of distillation")
+    p.add_argument(
         "--outliers",
         type=float,
         default=0.25,
@@ -452,7 +491,10 @@ def main(argv: list[str] | None = None) -> float:
     gen = torch.Generator().manual_seed(args.seed)
     x_train, y_train = load_split(args.train_split, args.mnist_dir, args.limit)
     x_test, y_test = load_split("t10k", args.mnist_dir, args.limit)
-    model = LeNet5(args.variant, args.width).to(args.device)
+    model = (DigitTeacher() if args.arch == "teacher" else LeNet5(args.variant, args.width)).to(
+        args.device
+    )
+    teacher = load_teacher(args.teacher, args.device) if args.teacher else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = args.epochs * (1 if args.dry_run else -(-x_train.shape[0] // args.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -477,7 +519,9 @@ def main(argv: list[str] | None = None) -> float:
         history, start_epoch, wall = state["history"], state["epoch"] + 1, state["wall"]
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
-        loss = train(model, x_train, y_train, opt, sched, args, gen, epoch, segmenter_pieces)
+        loss = train(
+            model, x_train, y_train, opt, sched, args, gen, epoch, segmenter_pieces, teacher
+        )
         wall += time.time() - t0
         err, _ = evaluate(model, x_test, y_test, args.device)
         history.append({"epoch": epoch, "loss": loss, "test_error": err})
@@ -487,6 +531,18 @@ def main(argv: list[str] | None = None) -> float:
         )
         save_checkpoint(args.checkpoint, model, opt, sched, gen, history, epoch, wall, argv)
     err, pred = evaluate(model, x_test, y_test, args.device)
+    if args.arch == "teacher":
+        print(f"t10k error {100 * err:.2f}%  -> {args.checkpoint}")
+        return err
+    taught: dict[str, object] = {}
+    if teacher is not None:
+        taught = {
+            "teacher": str(args.teacher),
+            "teacher_error": evaluate(teacher, x_test, y_test, args.device)[0],
+            "teacher_parameters": sum(p.numel() for p in teacher.parameters()),
+            "kd_weight": args.kd_weight,
+            "kd_temp": args.kd_temp,
+        }
     path = args.out / f"{args.name}.onnx"
     export_onnx(
         model,
@@ -510,6 +566,7 @@ def main(argv: list[str] | None = None) -> float:
         "pieces": args.pieces,
         "piece_share": args.piece_share,
         **base,
+        **taught,
         "test_error": err,
         "test_errors": round(err * len(y_test)),
         **run_info(model, args, wall, path, "training.lenet5", argv),

@@ -12,6 +12,7 @@ from app.digits.reader import REQUIRED_METADATA, DigitReader
 from tests.conftest import ASSETS
 from training import lenet5
 from training.pieces import segmenter_digest
+from training.teacher import load_teacher
 
 
 @pytest.fixture(scope="module")
@@ -92,25 +93,16 @@ def test_classic_variant_has_about_61k_parameters_and_modern_is_within_2x() -> N
     assert modern <= 2 * classic
 
 
-def test_interrupted_training_resumes_from_checkpoint(tmp_path: Path, monkeypatch) -> None:
-    argv = [
-        "--epochs",
-        "2",
-        "--limit",
-        "200",
-        "--batch-size",
-        "50",
-        "--quiet",
-        "--dry-run",
-        "--mnist-dir",
-        str(ASSETS / "mnist"),
-        "--train-split",
-        "t10k",
-        "--out",
-        str(tmp_path),
-        "--checkpoint",
-        str(tmp_path / "ck.pt"),
+def tiny_run(out: Path, epochs: int = 1) -> list[str]:
+    """Arguments of a one-batch-per-epoch run on 200 committed t10k digits."""
+    return [
+        *("--epochs", str(epochs), "--limit", "200", "--batch-size", "50", "--quiet", "--dry-run"),
+        *("--mnist-dir", str(ASSETS / "mnist"), "--train-split", "t10k", "--out", str(out)),
     ]
+
+
+def test_interrupted_training_resumes_from_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    argv = [*tiny_run(tmp_path, epochs=2), "--checkpoint", str(tmp_path / "ck.pt")]
     real_evaluate, calls = lenet5.evaluate, []
 
     def interrupt_in_epoch_2(*args, **kwargs):
@@ -127,3 +119,36 @@ def test_interrupted_training_resumes_from_checkpoint(tmp_path: Path, monkeypatc
     lenet5.main([*argv, "--resume"])
     history = torch.load(tmp_path / "ck.pt", weights_only=False)["history"]
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_distillation_loss_is_zero_when_student_matches_teacher_and_grows_apart() -> None:
+    logits = torch.tensor([[4.0, 1.0, -2.0], [0.0, 3.0, 1.0]])
+    same = lenet5.distillation_loss(logits, logits.clone(), temp=4.0)
+    apart = lenet5.distillation_loss(logits, logits.flip(1), temp=4.0)
+    assert float(same) == pytest.approx(0.0, abs=1e-6)
+    assert float(apart) > 0.1
+
+
+def test_teacher_run_checkpoints_and_teaches_a_student(tmp_path: Path) -> None:
+    common = tiny_run(tmp_path)
+    teacher_ck = tmp_path / "teacher.pt"
+    lenet5.main([*common, "--arch", "teacher", "--checkpoint", str(teacher_ck)])
+    assert teacher_ck.is_file() and not (tmp_path / "lenet5.onnx").exists()  # never exported
+    teacher = load_teacher(teacher_ck, "cpu")
+    assert sum(p.numel() for p in teacher.parameters()) > 5 * sum(
+        p.numel() for p in lenet5.LeNet5("modern", 2).parameters()
+    )
+    assert not any(p.requires_grad for p in teacher.parameters())
+    lenet5.main(
+        [
+            *common,
+            "--width",
+            "2",
+            "--teacher",
+            str(teacher_ck),
+            "--checkpoint",
+            str(tmp_path / "s.pt"),
+        ]
+    )
+    assert (tmp_path / "lenet5.onnx").is_file()
+    assert "Distilled" in (tmp_path / "lenet5.md").read_text()
