@@ -1,4 +1,4 @@
-"""bench/robustness.py: each variant gives an image the service can read, as described."""
+"""bench/robustness.py and bench/eval_digits.py: variants the service can read, refusals counted."""
 
 import numpy as np
 
@@ -28,3 +28,18 @@ def test_a_variant_draws_the_same_whichever_others_run() -> None:
         variant(other, 7)(page)
     assert np.array_equal(variant("desk", 7)(page), first)
     assert not np.array_equal(variant("desk", 8)(page), first)
+
+
+def test_digit_eval_counts_a_refused_image_as_wrong_instead_of_stopping() -> None:
+    from fastapi.testclient import TestClient
+
+    from app.core.config import Settings
+    from app.main import create_app
+    from bench import eval_digits
+
+    with TestClient(create_app(Settings(max_digits=1))) as client:
+        accuracy, times, refused = eval_digits.evaluate(client, "spaced", 3, seed=1)
+    assert (accuracy, refused, len(times)) == (0.0, 3, 3)
+    with TestClient(create_app()) as client:
+        accuracy, times, refused = eval_digits.evaluate(client, "spaced", 3, seed=1)
+    assert refused == 0 and accuracy > 0

@@ -306,8 +306,9 @@ def write_card(out: Path, stem: str, info: dict[str, object]) -> None:
 
 Distilled (Hinton et al. 2015) from a larger CNN trained on the same distorted digits
 (`training/teacher.py`, {info["teacher_parameters"]:,} parameters, t10k error \
-{100 * float(info["teacher_error"]):.2f}%; it is never shipped): {info["kd_weight"]} of the loss \
-on digits is the divergence from the teacher's outputs softened at temperature {info["kd_temp"]}."""
+{100 * float(info["teacher_error"]):.2f}%; it is never shipped): {info["kd_weight"]} of
+the loss on digits is the divergence from the teacher's outputs softened at temperature \
+{info["kd_temp"]}.{" The base run was distilled too." if info.get("base_taught") else ""}"""
     if info.get("pieces"):
         pieces_note = f"""
 
@@ -511,6 +512,7 @@ def main(argv: list[str] | None = None) -> float:
             "init": str(args.init),
             "base_epochs": state.get("epoch"),
             "base_wall_s": state.get("wall"),
+            "base_taught": "--teacher" in str(state.get("command", "")),
         }
     if args.resume and args.checkpoint.is_file():
         state = torch.load(args.checkpoint, weights_only=False)
