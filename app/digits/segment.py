@@ -359,9 +359,9 @@ def _row_heights(
 
 
 def digit_ink(gray: np.ndarray) -> InkMap:
-    """The ink map digits are found in, form lines (or a notebook's ruling) removed (the
-    service and training both use this one)."""
-    return remove_rules(ink_map(gray, faint=FAINT_INK), ruling=FAINT_INK)
+    """The ink map digits are found in, squared paper's grid and form lines (or a notebook's
+    ruling) removed (the service and training both use this one)."""
+    return remove_rules(ink_map(gray, faint=FAINT_INK, grid=True), ruling=FAINT_INK)
 
 
 # A large image is read shrunk so that its digits stay at least this tall: the service is

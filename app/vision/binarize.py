@@ -5,6 +5,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.vision.grid import remove_grid
+
 # Background variation (grey levels) above which illumination counts as uneven (phone photos).
 UNEVEN_LIGHT = 28.0
 # Paper and ink medians closer than this are not two classes: the image holds no ink.
@@ -77,15 +79,18 @@ def flatten_illumination(gray: np.ndarray) -> np.ndarray:
     return cv2.divide(gray, bg, scale=255.0)
 
 
-def ink_map(gray: np.ndarray, faint: float | None = None) -> InkMap:
+def ink_map(gray: np.ndarray, faint: float | None = None, grid: bool = False) -> InkMap:
     """Binarise a grayscale image of any polarity and lighting into an ink mask and strength.
     With `faint`, ink at least that strong joins the mask where it touches the mask's ink
-    (hysteresis: `grow_faint_ink`)."""
+    (hysteresis: `grow_faint_ink`); with `grid`, a squared paper's grid is painted out first
+    (`remove_grid`)."""
     hist = grey_hist(gray)
     dark = dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
     gray = flatten_illumination(dark)
+    if grid:
+        gray = remove_grid(gray)
     if gray is not dark:
         hist = grey_hist(gray)
     thr, mask = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
