@@ -58,25 +58,40 @@ def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
     return 255 - gray if median <= split else gray
 
 
-def flatten_illumination(gray: np.ndarray) -> np.ndarray:
-    """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are.
-
-    The paper's brightness is estimated at low resolution (lighting varies slowly) by a max
-    filter, which erases ink strokes narrower than its kernel, followed by a blur.
-    """
+def _paper_background(gray: np.ndarray) -> np.ndarray | None:
+    """The paper's brightness at low resolution (lighting varies slowly): a max filter, which
+    erases ink strokes narrower than its kernel, then a blur; None for a tiny image."""
     h, w = gray.shape
     if min(h, w) < 16:
-        return gray
+        return None
     scale = min(1.0, 96.0 / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     k = max(3, (min(small.shape) // 6) | 1)
-    bg = cv2.blur(cv2.dilate(small, np.ones((k, k), np.uint8)), (k, k))
+    return cv2.blur(cv2.dilate(small, np.ones((k, k), np.uint8)), (k, k))
+
+
+def flatten_illumination(gray: np.ndarray) -> np.ndarray:
+    """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are."""
+    bg = _paper_background(gray)
+    if bg is None:
+        return gray
     lo, hi = cv2.minMaxLoc(bg)[:2]
     if hi - lo <= UNEVEN_LIGHT:
         return gray
-    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    bg = cv2.resize(bg, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     return cv2.divide(gray, bg, scale=255.0)
+
+
+def _lift_shade(gray: np.ndarray) -> np.ndarray:
+    """Even out gently uneven light by adding back what the paper lacks of its brightest:
+    unlike dividing, this keeps contrasts as they are (dividing a dark, noisy page by its
+    level stretches its noise into ink)."""
+    bg = _paper_background(gray)
+    if bg is None:
+        return gray
+    lack = cv2.subtract(np.full_like(bg, int(bg.max())), bg)
+    return cv2.add(gray, cv2.resize(lack, gray.shape[::-1], interpolation=cv2.INTER_LINEAR))
 
 
 def ink_map(gray: np.ndarray, faint: float | None = None, grid: bool = False) -> InkMap:
@@ -88,20 +103,36 @@ def ink_map(gray: np.ndarray, faint: float | None = None, grid: bool = False) ->
     dark = dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
-    gray = flatten_illumination(dark)
+    flat = flatten_illumination(dark)
+    ink = _binarise(flat, hist if flat is dark else None, faint, grid)
+    if ink is None and flat is dark:
+        # Faint writing on paper lit a little unevenly (less than UNEVEN_LIGHT): Otsu's split
+        # may fall between the brighter and the darker paper, too close to tell apart as ink
+        # and paper. With the shade lifted, the split is the ink's.
+        ink = _binarise(_lift_shade(dark), None, faint, grid)
+    return _blank(gray.shape) if ink is None else ink
+
+
+def _binarise(
+    gray: np.ndarray, hist: np.ndarray | None, faint: float | None, grid: bool
+) -> InkMap | None:
+    """`ink_map` of an image with dark ink and even light (`hist`: its histogram, where known);
+    None where it holds no ink."""
     if grid:
-        gray = remove_grid(gray)
-    if gray is not dark:
+        gridless = remove_grid(gray)
+        hist = hist if gridless is gray else None
+        gray = gridless
+    if hist is None:
         hist = grey_hist(gray)
     thr, mask = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     t = int(thr)
     ink_hist, paper_hist = hist[: t + 1], hist[t + 1 :]
     if ink_hist.sum() == 0 or paper_hist.sum() == 0:
-        return _blank(gray.shape)
+        return None
     ink_level = _median_of_hist(ink_hist)
     paper_level = t + 1 + _median_of_hist(paper_hist)
     if paper_level - ink_level < MIN_CONTRAST:
-        return _blank(gray.shape)
+        return None
     # Strength by lookup table: 0 at the paper's level, 1 at the ink's (anti-aliasing kept).
     lut = np.clip(
         (paper_level - np.arange(256, dtype=np.float32)) / (paper_level - ink_level), 0, 1

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.digits import reader as digit_reader
 from app.lines import reader as line_reader
+from app.vision import page as page_module
 from app.vision.page import paper_only
 from tests.conftest import digit_row, encode
 from tests.models.test_shipped_crnn import digit_lines, service_cer
@@ -149,3 +150,61 @@ def test_pages_without_a_surround_are_left_as_they_are(t10k, change) -> None:
     page, _text = digit_page(t10k)
     image = change(page)
     assert paper_only(image) is image
+
+
+def _falling_off(page: np.ndarray, fall: float, side: float) -> np.ndarray:
+    """The page in shade (75%), lit from the left (to 1 - `side` at the right) and darker
+    towards its corners (to 1 - `fall` at the middle of each edge): a lamp, a phone's lens."""
+    h, w = page.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
+    across = np.linspace(1.0, 1.0 - side, w, dtype=np.float32)[None, :]
+    return (page * (1 - fall * r2) * across * 0.75).astype(np.uint8)
+
+
+def test_the_surround_is_painted_as_dark_as_the_page_beside_it(t10k) -> None:
+    """Around a page darker at its edges, the paint just outside matches the paper just
+    inside, corner by corner (a wide average of the page was 10-22 levels brighter at the
+    darker corners)."""
+    page, _text = digit_page(t10k)
+    photo, inside = on_desk(_falling_off(page, 0.1, 0.35), 2.0, (40, 30, 50, 20), 245)
+    out = paper_only(photo).astype(np.float32)
+    mask = inside.view(np.uint8)
+    outside = (cv2.dilate(mask, np.ones((9, 9), np.uint8)) > 0) & ~(
+        cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 0
+    )
+    edge = (cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0) & ~(
+        cv2.erode(mask, np.ones((9, 9), np.uint8)) > 0
+    )
+    yy, xx = np.mgrid[0 : out.shape[0], 0 : out.shape[1]]
+    for lower in (False, True):
+        for right in (False, True):
+            corner = ((yy >= out.shape[0] / 2) == lower) & ((xx >= out.shape[1] / 2) == right)
+            assert abs(out[outside & corner].mean() - out[edge & corner].mean()) <= 10
+
+
+def test_a_page_in_shade_darker_at_its_corners_reads_right(client: TestClient, t10k) -> None:
+    page, text = digit_page(t10k)
+    photo, _inside = on_desk(_falling_off(page, 0.2, 0.35), 2.0, (40, 30, 50, 20), 245)
+    r = client.post("/digits", files={"file": ("p.png", encode(photo))}).json()
+    assert r["text"] == text
+
+
+@pytest.mark.parametrize("degrees", [2.0, -3.0])
+def test_a_page_darker_towards_its_edges_is_found_on_a_desk(
+    client: TestClient, t10k, monkeypatch, degrees: float
+) -> None:
+    """A page whose light falls to 75% at the middle of its edges (lower in the corners), on
+    a desk: half-way between paper and desk its corners go with the desk, so the page is
+    looked for nearer the desk's level too."""
+    page, text = digit_page(t10k)
+    photo, _inside = on_desk(
+        (_falling_off(page, 0.25, 0.0) / 0.75).astype(np.uint8), degrees, (40, 30, 50, 20), 100
+    )
+    assert paper_only(photo) is not photo
+    r = client.post("/digits", files={"file": ("p.png", encode(photo))}).json()
+    assert r["text"] == text
+    # The premise: looked for only half-way, the page is not found and reads wrong.
+    monkeypatch.setattr(page_module, "LOOK_AT", (0.5,))
+    assert paper_only(photo) is photo
+    assert client.post("/digits", files={"file": ("p.png", encode(photo))}).json()["text"] != text

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from app.digits.segment import segment_digits
+from app.vision import binarize
 from app.vision.binarize import dark_ink, ink_map
 from tests.conftest import digit_row
 
@@ -109,6 +110,23 @@ def test_ink_map_of_blank_or_flat_noise_is_empty() -> None:
     assert not ink_map(noisy).mask.any()
     assert not ink_map(np.full((60, 90), 255, np.uint8)).mask.any()
     assert segment_digits(ink_map(np.zeros((60, 90), np.uint8))) == []
+    # Noise on paper lit a little unevenly (flattened on a second look): still no ink.
+    ramp = np.linspace(0, 20, 90, dtype=np.float32)[None, :]
+    assert not ink_map(np.clip(noisy - ramp, 0, 255).astype(np.uint8)).mask.any()
+
+
+def test_faint_writing_on_paper_lit_a_little_unevenly_is_found(t10k) -> None:
+    """Grey writing 40 levels darker than grey paper that darkens by 22 levels across the
+    image (too little to flatten at first): Otsu's split falls between the brighter and the
+    darker paper, too close to be ink and paper; divided out, the light leaves the ink."""
+    page, _text = digit_row(t10k, list(range(40, 46)), gap=10)
+    ink = (255 - page.astype(np.float32)) / 255
+    paper = np.linspace(140, 118, page.shape[1], dtype=np.float32)[None, :]
+    image = np.clip(paper - 40 * ink, 0, 255).astype(np.uint8)
+    assert binarize._binarise(image, None, None, False) is None  # the first look finds none
+    found = ink_map(image).mask > 0
+    written = ink > 0.5
+    assert (found & written).sum() / (found | written).sum() >= 0.7
 
 
 def test_dark_ink_inverts_light_on_dark_only() -> None:
