@@ -369,17 +369,21 @@ class DigitReader:
         probs: dict[PieceKey, np.ndarray],
         pair_probs: dict[PieceKey, np.ndarray],
     ) -> dict[int, list[ReadDigit]]:
-        """Blobs cut into candidates, read whole by the chain reader (one batch); those where
-        its reading wins over the best path of pieces (`paths`: path and score; see
-        `_chain_wins`), by segment index. A blob both read as one digit keeps LeNet-5's
-        reading, and a stray mark (a short blob) is no chain of digits."""
+        """Blobs cut into candidates, and narrow blobs never cut that LeNet-5 reads unsurely
+        (two digits overlapping deeply: a 1 over a neighbour's side), read whole by the chain
+        reader (one batch); those where its reading wins over the best path of pieces
+        (`paths`: path and score; see `_chain_wins`), by segment index. A blob both read as
+        one digit keeps LeNet-5's reading, and a stray mark (a short blob) is no chain of
+        digits."""
         chains = self.chains
         if chains is None:
             return {}
         todo = [
             (n, seg.whole)
             for n, seg in enumerate(segments)
-            if len(seg.cuts) > 2 and seg.whole is not None and not seg.small
+            if seg.whole is not None
+            and not seg.small
+            and (len(seg.cuts) > 2 or probs[(n, (0, 1))].max() < UNSURE)
         ]
         if not todo:
             return {}

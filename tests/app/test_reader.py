@@ -297,3 +297,27 @@ def test_only_digits_standing_alone_get_the_chain_readers_opinion(
         assert all(ink.shape in alone for ink in seen)
         total += len(seen)
     assert total > 0  # some digits standing alone were read unsurely
+
+
+@pytest.mark.parametrize(("seed", "index"), [(2026, 118), (2026, 258)])
+def test_two_digits_overlapping_in_a_narrow_blob_are_both_read(
+    client, t10k, seed: int, index: int
+) -> None:
+    """A 1 written deep into its neighbour makes one blob no wider than tall: never cut into
+    candidates, and LeNet-5 reads it unsurely. The chain reader reads it whole as two."""
+    images, labels = t10k
+    sheet = digit_sheets.make_sheets(images, labels, "touching", index + 1, seed)[index]
+    gray = cv2.cvtColor(sheet.image, cv2.COLOR_BGR2GRAY)
+    narrow = [
+        s.box
+        for s in segment_digits(digit_ink(gray), max_blobs=10_000)
+        if len(s.cuts) <= 2 and s.box.width <= s.box.height
+    ]
+    r = client.post("/digits", files={"file": ("s.png", encode(sheet.image))}).json()
+    assert r["text"] == sheet.text
+    # Two of the digits read lie in one narrow uncut blob.
+    inside = [
+        sum(b.x <= d["box"]["x"] + d["box"]["width"] // 2 <= b.right for d in r["digits"])
+        for b in narrow
+    ]
+    assert max(inside) == 2
