@@ -433,10 +433,12 @@ class DigitReader:
         def both(text: str, lattice: float) -> float:
             return log_likelihood(logp, [charset.index(c) for c in text]) + lattice
 
-        lattice = max(
-            self._lattice_score(n, seg, chain_text, probs, pair_probs),
-            UNPLACED_DIGIT * len(chain_text),
-        )
+        unplaced = UNPLACED_DIGIT * len(chain_text)
+        if len(seg.cuts) <= 2:
+            # An uncut blob's one piece places one digit of the chain's reading (LeNet-5
+            # cannot read two in one piece): only the digits beyond it go unplaced.
+            unplaced = path_score + UNPLACED_DIGIT * (len(chain_text) - 1)
+        lattice = max(self._lattice_score(n, seg, chain_text, probs, pair_probs), unplaced)
         return both(chain_text, lattice) >= both(path_text, path_score)
 
     def _lattice_score(

@@ -299,7 +299,7 @@ def test_only_digits_standing_alone_get_the_chain_readers_opinion(
     assert total > 0  # some digits standing alone were read unsurely
 
 
-@pytest.mark.parametrize(("seed", "index"), [(2026, 118), (2026, 258)])
+@pytest.mark.parametrize(("seed", "index"), [(2026, 118), (2026, 258), (2026, 353), (2026, 424)])
 def test_two_digits_overlapping_in_a_narrow_blob_are_both_read(
     client, t10k, seed: int, index: int
 ) -> None:
