@@ -78,18 +78,15 @@ def _on_lattice(
 ) -> list[tuple[int, int]]:
     """The strong runs, and the weak ones a whole number of steps from a strong one (a line
     that writing covers for much of a strip)."""
-    if not strong:
-        return []
-    centres = np.array([(a + b) / 2 for a, b in strong])
-    kept = list(strong)
-    for a, b in weak:
-        c = (a + b) / 2
-        off = (c - centres) / step
-        if np.min(np.abs(off - np.round(off)) * step) <= LATTICE_SLACK and not any(
-            a <= y1 and b >= y0 for y0, y1 in strong
-        ):
-            kept.append((a, b))
-    return sorted(kept)
+    if not strong or not weak:
+        return list(strong)
+    s0, s1 = np.array(strong).T
+    w0, w1 = np.array(weak).T
+    off = ((w0 + w1)[:, None] - (s0 + s1)[None, :]) / (2 * step)  # weak x strong, in steps
+    on_step = (np.abs(off - np.round(off)) * step <= LATTICE_SLACK).any(axis=1)
+    overlaps = ((w0[:, None] <= s1[None, :]) & (w1[:, None] >= s0[None, :])).any(axis=1)
+    extra = [run for run, keep in zip(weak, on_step & ~overlaps, strict=True) if keep]
+    return sorted(strong + extra)
 
 
 def _even_step(strips: list[list[tuple[int, int]]]) -> float | None:
@@ -135,18 +132,36 @@ def _paint(gray: np.ndarray, bands: list[Band], beside: np.ndarray) -> None:
     same columns above or below it (the darkest pixel within CROSSING_REACH columns of the
     rows two pixels above and below, in `beside`: the image without the other way's lines).
     A stroke crossing the line, ending on it or running along it keeps its pixels: cut, it
-    misreads more digits (squared 86% of 1000 sheets against 90% kept) than the sliver of
+    misreads more digits (squared 86% of 1000 sheets against 92% kept) than the sliver of
     line it keeps beside it. (On noisy paper the darkest of a few pixels is a little darker
     than the paper: too little to be taken for ink.)"""
     h = gray.shape[0]
     reach = np.ones((1, 2 * CROSSING_REACH + 1), np.uint8)
     near = cv2.erode(beside, reach)  # darkest nearby along each row
+    strips: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for top, bottom, x0, x1 in bands:
-        # A line along the image's edge has the paper on one side only.
-        sides = [y for y in (top - 2, bottom + 2) if 0 <= y < h] or [min(h - 1, bottom + 2)]
-        beyond = np.min(near[sides, x0:x1], axis=0)
-        band = gray[top : bottom + 1, x0:x1]
-        np.maximum(band, beyond[None, :], out=band)
+        strips.setdefault((x0, x1), []).append((top, bottom))
+    # One strip's bands at a time, in two passes (every other band): neighbouring bands may
+    # share a row, and a row written twice in one assignment keeps only the last value.
+    for (x0, x1), runs in strips.items():
+        for half in (runs[::2], runs[1::2]):
+            if not half:
+                continue
+            tops, bottoms = np.array(half).T
+            above, below = tops - 2, bottoms + 2
+            # A line along the image's edge has the paper on one side only.
+            beyond = np.minimum(
+                near[np.where(above >= 0, above, np.minimum(below, h - 1)), x0:x1],
+                near[np.where(below < h, below, np.maximum(above, 0)), x0:x1],
+            )  # bands x strip width
+            lengths = bottoms - tops + 1
+            which = np.repeat(np.arange(len(half)), lengths)  # the band of each row painted
+            rows = (
+                tops[which]
+                + np.arange(len(which))
+                - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            )
+            gray[rows, x0:x1] = np.maximum(gray[rows, x0:x1], beyond[which])
 
 
 def remove_grid(gray: np.ndarray) -> np.ndarray:
