@@ -159,7 +159,9 @@ def write_card(out: Path, stem: str, info: dict) -> None:
 A small CRNN (conv features -> 2-layer BiLSTM -> CTC over blank + '0'-'9') reading a blob of
 touching handwritten digits whole, without cutting it. `/digits` reads every blob it would
 cut into candidates with it as well, and keeps the chain reading where it is surer than the
-best path of cut pieces.
+best path of cut pieces; a narrower blob that LeNet-5 reads unsurely is read by it too (two
+digits overlapping deeply), and for a digit standing alone that LeNet-5 reads unsurely its
+likelihood of each digit is added to LeNet-5's as a second opinion.
 
 | | |
 |---|---|
