@@ -181,7 +181,7 @@ class DigitReader:
             probs = self._classify_pieces(segments, known=kept)
         pair_probs = self._read_pairs(segments)
         paths = [self._best_reading(n, seg, probs, pair_probs) for n, seg in enumerate(segments)]
-        chains = self._read_chains(segments, paths, probs, pair_probs)
+        chains, uncut_readings = self._read_chains(segments, paths, probs, pair_probs)
         paths = [path for path, _ in paths]
         # Second opinions only where they may matter: digits read unsurely.
         rereads = [
@@ -206,7 +206,11 @@ class DigitReader:
             ]
             if any(whole):
                 picked = np.flatnonzero(whole)
-                again[picked] = self.chain_opinion([inks[i] for i in picked], again[picked])
+                again[picked] = self.chain_opinion(
+                    [inks[i] for i in picked],
+                    again[picked],
+                    [uncut_readings.get(rereads[i][0]) for i in picked],
+                )
             probs |= dict(zip(rereads, again, strict=True))
         out: list[ReadDigit] = []
         # Single digits read by LeNet-5 (index in `out`, piece, line height), and the short
@@ -368,16 +372,17 @@ class DigitReader:
         paths: list[tuple[PiecePath, float]],
         probs: dict[PieceKey, np.ndarray],
         pair_probs: dict[PieceKey, np.ndarray],
-    ) -> dict[int, list[ReadDigit]]:
+    ) -> tuple[dict[int, list[ReadDigit]], dict[int, np.ndarray]]:
         """Blobs cut into candidates, and narrow blobs never cut that LeNet-5 reads unsurely
         (two digits overlapping deeply: a 1 over a neighbour's side), read whole by the chain
         reader (one batch); those where its reading wins over the best path of pieces
-        (`paths`: path and score; see `_chain_wins`), by segment index. A blob both read as
-        one digit keeps LeNet-5's reading, and a stray mark (a short blob) is no chain of
-        digits."""
+        (`paths`: path and score; see `_chain_wins`), by segment index; and the chain
+        reader's T x C log-probabilities of the uncut blobs, by segment index (read once:
+        `chain_opinion` weighs them again). A blob both read as one digit keeps LeNet-5's
+        reading, and a stray mark (a short blob) is no chain of digits."""
         chains = self.chains
         if chains is None:
-            return {}
+            return {}, {}
         todo = [
             (n, seg.whole)
             for n, seg in enumerate(segments)
@@ -386,10 +391,13 @@ class DigitReader:
             and (len(seg.cuts) > 2 or probs[(n, (0, 1))].max() < UNSURE)
         ]
         if not todo:
-            return {}
+            return {}, {}
         fitted = [fit_chain(whole.ink) for _, whole in todo]
         logps = chains.recognise([line for line, _, _ in fitted])
         out: dict[int, list[ReadDigit]] = {}
+        uncut = {
+            n: logp for (n, _), logp in zip(todo, logps, strict=True) if len(segments[n].cuts) <= 2
+        }
         for (n, whole), (_, x0, scale), logp in zip(todo, fitted, logps, strict=True):
             decoded = greedy_decode(logp)
             path = paths[n][0]
@@ -400,7 +408,7 @@ class DigitReader:
                 out[n] = self._chain_digits(
                     chains, decoded, logp, whole.box, x0, scale, segments[n].row
                 )
-        return out
+        return out, uncut
 
     def _chain_wins(
         self,
@@ -516,8 +524,14 @@ class DigitReader:
         out[unsure] = softmax(logs / (looks.shape[1] + 1))
         return out
 
-    def chain_opinion(self, inks: list[np.ndarray], probs: np.ndarray) -> np.ndarray:
-        """Digits read unsurely (their inks and N x 10 readings) -> the readings joined with
+    def chain_opinion(
+        self,
+        inks: list[np.ndarray],
+        probs: np.ndarray,
+        readings: list[np.ndarray | None] | None = None,
+    ) -> np.ndarray:
+        """Digits read unsurely (their inks and N x 10 readings; `readings`: the chain
+        reader's log-probabilities of those inks where already made) -> the readings joined with
         the chain reader's: its likelihood of each digit alone (CTC over all alignments),
         weighted equally with LeNet-5's (0.25-1 measured alike). The two readers, trained
         apart, misread different digits: on the 10,000 t10k digits (each alone, normalised
@@ -527,7 +541,11 @@ class DigitReader:
             return probs
         charset = self.chains.charset
         digits = [[charset.index(label)] for label in self.labels]
-        logps = self.chains.recognise([fit_chain(ink)[0] for ink in inks])
+        logps = list(readings) if readings is not None else [None] * len(inks)
+        todo = [i for i, logp in enumerate(logps) if logp is None]
+        fresh = self.chains.recognise([fit_chain(inks[i])[0] for i in todo])
+        for i, logp in zip(todo, fresh, strict=True):
+            logps[i] = logp
         chain = np.array([[log_likelihood(logp, d) for d in digits] for logp in logps])
         chain = np.maximum(chain, -1e4)  # no frames at all: -inf for every digit
         return softmax(np.log(np.maximum(probs, 1e-9)) + chain)

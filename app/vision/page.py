@@ -70,10 +70,11 @@ class Page:
     cut: float  # half-way between the paper's level and the surround's
     darker_surround: bool
 
-    def side(self, gray: np.ndarray) -> np.ndarray:
-        """uint8 mask (1 = at the paper's side of `cut`: paper, and ink on a brighter
-        surround)."""
-        return (gray > self.cut if self.darker_surround else gray < self.cut).view(np.uint8)
+    def side(self, gray: np.ndarray, cut: float | None = None) -> np.ndarray:
+        """uint8 mask (1 = at the paper's side of `cut`, by default the page's: paper, and ink
+        on a brighter surround)."""
+        cut = self.cut if cut is None else cut
+        return (gray > cut if self.darker_surround else gray < cut).view(np.uint8)
 
     def paper_pixels(self, gray: np.ndarray) -> np.ndarray:
         """bool mask: as near the paper's level as the surround's cut, either way (no ink)."""
@@ -107,17 +108,21 @@ def find_page(small: np.ndarray) -> Page | None:
     if levels is None:
         return None
     paper, surround = levels
-    for share in LOOK_AT:
-        page = _page_at(small, paper, surround, surround + share * (paper - surround))
+    for n, share in enumerate(LOOK_AT):
+        cut = surround + share * (paper - surround)
+        page = _page_at(small, paper, surround, cut, local=n > 0)
         if page is not None:
             return page
     return None
 
 
-def _page_at(small: np.ndarray, paper: float, surround: float, cut: float) -> Page | None:
-    """The page as the largest region at the paper's side of `cut`, where it passes for one."""
+def _page_at(
+    small: np.ndarray, paper: float, surround: float, cut: float, local: bool
+) -> Page | None:
+    """The page as the largest region at the paper's side of `cut`, where it passes for one
+    (`local`: its edge judged against the paper just inside it; see `_edge_is_a_step`)."""
     page = Page(np.zeros_like(small), paper, (paper + surround) / 2, surround < paper)
-    side = (small > cut if page.darker_surround else small < cut).view(np.uint8)
+    side = page.side(small, cut)
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         side, 8, cv2.CV_32S, cv2.CCL_GRANA
     )
@@ -149,8 +154,8 @@ def _page_at(small: np.ndarray, paper: float, surround: float, cut: float) -> Pa
     # in the middle of a tight crop, holds the paper inside its loops).
     if (small[inside] >= paper + SURROUND_CONTRAST).mean() > BRIGHTER_THAN_PAPER:
         return None
-    local = None if cut == page.cut else cut
-    if not _edge_is_a_step(small, hull[:, 0, :].astype(np.float32), page, surround, local):
+    edge = hull[:, 0, :].astype(np.float32)
+    if not _edge_is_a_step(small, edge, page, surround, cut if local else None):
         return None
     return page
 

@@ -281,9 +281,9 @@ def test_only_digits_standing_alone_get_the_chain_readers_opinion(
     reader = client.app.state.digit_reader
     original = reader.chain_opinion
 
-    def spy(inks: list[np.ndarray], probs: np.ndarray) -> np.ndarray:
+    def spy(inks: list[np.ndarray], probs: np.ndarray, *readings: object) -> np.ndarray:
         seen.extend(inks)
-        return original(inks, probs)
+        return original(inks, probs, *readings)
 
     monkeypatch.setattr(reader, "chain_opinion", spy)
     images, labels = t10k
