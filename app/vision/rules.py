@@ -124,6 +124,24 @@ def _heights(mask: np.ndarray) -> tuple[float, int, np.ndarray, np.ndarray] | No
     )
 
 
+def _height_between_lines(mask: np.ndarray, downs: np.ndarray) -> float | None:
+    """The writing's height with the upright runs `downs` out, where they are lines, thin
+    against that height: two at least that run GRID_LENGTH of it (down a page), or GRID_COMB
+    evenly spaced (across a crop of a line on squared paper). In a tight crop of a digit its
+    stem or a 0's sides are long upright runs, and with them out the digit falls to pieces
+    whose height is no writing's (None then)."""
+    height = _writing_height(mask & (1 - downs))
+    if height is None:
+        return None
+    stats = cv2.connectedComponentsWithStatsWithAlgorithm(downs, 8, cv2.CV_32S, cv2.CCL_GRANA)[2]
+    tall = stats[1:, cv2.CC_STAT_HEIGHT]
+    thin = stats[1:, cv2.CC_STAT_AREA] <= MAX_THICKNESS * height * tall
+    if (thin & (tall >= GRID_LENGTH * height)).sum() >= 2:
+        return height
+    centres = stats[1:, cv2.CC_STAT_LEFT][thin] + stats[1:, cv2.CC_STAT_WIDTH][thin] / 2.0
+    return height if len(centres) >= GRID_COMB and _regular(centres.tolist()) else None
+
+
 def _writing_height(mask: np.ndarray) -> float | None:
     """`typical_height` of a mask's components, None where it holds no ink."""
     measured = _heights(mask)
@@ -370,7 +388,7 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
     tall = not span and rules.tallest >= LINES_TALL * mask.shape[0]
     downs = _uprights(mask) if tall else None
     if downs is not None:
-        height = _writing_height(mask & (1 - downs)) or height
+        height = _height_between_lines(mask, downs) or height
     rules.height = height
     first_look = max(MIN_RUN, round(FIRST_LOOK * mask.shape[1]))
     # No flat rule, no box: an erosion tells that at half the cost of the opening below

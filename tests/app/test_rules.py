@@ -342,3 +342,20 @@ def test_a_line_on_squared_paper_reads_without_its_grid(t10k, client, monkeypatc
     monkeypatch.setattr(rules, "GRID_COMB", 99)
     assert not rules.page_rules(ink, RULING_INK).upright.any()
     assert read() != text
+
+
+def test_a_tight_crop_of_one_digit_keeps_all_its_strokes(t10k) -> None:
+    # A digit cropped with a few pixels of margin is taller than half the image, as writing
+    # joined up by a grid's upright lines is; its stem or a 0's sides are long upright runs,
+    # and with them out it falls to pieces whose flat strokes (a 5's or 2's base) looked like
+    # rules under writing that small.
+    images, _labels = t10k
+    changed = []
+    for i in range(300):
+        glyph = digit_sheets._glyph(images[i], 40, 0.0)
+        gray = (255 * (1 - np.pad(glyph, 4))).astype(np.uint8)
+        ink = ink_map(gray, faint=segment.FAINT_INK, grid=True)
+        assert rules.find_rules(ink.mask).tallest >= rules.LINES_TALL * gray.shape[0]
+        if remove_rules(ink, ruling=segment.FAINT_INK).mask.sum() < ink.mask.sum():
+            changed.append(i)
+    assert len(changed) <= 3, changed
