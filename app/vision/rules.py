@@ -124,22 +124,40 @@ def _heights(mask: np.ndarray) -> tuple[float, int, np.ndarray, np.ndarray] | No
     )
 
 
-def _height_between_lines(mask: np.ndarray, downs: np.ndarray) -> float | None:
-    """The writing's height with the upright runs `downs` out, where they are lines, thin
-    against that height: two at least that run GRID_LENGTH of it (down a page), or GRID_COMB
-    evenly spaced (across a crop of a line on squared paper). In a tight crop of a digit its
-    stem or a 0's sides are long upright runs, and with them out the digit falls to pieces
-    whose height is no writing's (None then)."""
+def _height_between_lines(
+    mask: np.ndarray, downs: np.ndarray, stats: np.ndarray, components: np.ndarray
+) -> float | None:
+    """The writing's height with the upright runs `downs` out, where they are a grid's lines
+    joining writing up (`stats`, `components`: the mask's components, as `_heights` gives
+    them): thin against that height, down nearly all of the component they lie in, and in
+    one component two at least that run GRID_LENGTH of it (down a page) or GRID_COMB evenly
+    spaced (across a crop of a line on squared paper). In a tight crop of digits a stem or a
+    0's sides are long upright runs too, and with them out the digits fall to pieces whose
+    height is no writing's (None then)."""
     height = _writing_height(mask & (1 - downs))
     if height is None:
         return None
-    stats = cv2.connectedComponentsWithStatsWithAlgorithm(downs, 8, cv2.CV_32S, cv2.CCL_GRANA)[2]
-    tall = stats[1:, cv2.CC_STAT_HEIGHT]
-    thin = stats[1:, cv2.CC_STAT_AREA] <= MAX_THICKNESS * height * tall
-    if (thin & (tall >= GRID_LENGTH * height)).sum() >= 2:
-        return height
-    centres = stats[1:, cv2.CC_STAT_LEFT][thin] + stats[1:, cv2.CC_STAT_WIDTH][thin] / 2.0
-    return height if len(centres) >= GRID_COMB and _regular(centres.tolist()) else None
+    count, labels, runs, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        downs, 8, cv2.CV_32S, cv2.CCL_GRANA
+    )
+    # The component each run lies in (an opening by an even length may reach a pixel past
+    # the ink at a run's end: those pixels are no component's).
+    on_ink = (downs > 0) & (components > 0)
+    owner = np.zeros(count, np.int64)
+    owner[labels[on_ink]] = components[on_ink] - 1
+    owner, runs = owner[1:], runs[1:]
+    tall = runs[:, cv2.CC_STAT_HEIGHT]
+    lines = (runs[:, cv2.CC_STAT_AREA] <= MAX_THICKNESS * height * tall) & (
+        tall >= STRAIGHT * stats[owner, cv2.CC_STAT_HEIGHT]
+    )
+    centres = runs[:, cv2.CC_STAT_LEFT] + runs[:, cv2.CC_STAT_WIDTH] / 2.0
+    for k in np.unique(owner[lines]):
+        mine = lines & (owner == k)
+        if (tall[mine] >= GRID_LENGTH * height).sum() >= 2 or (
+            mine.sum() >= GRID_COMB and _regular(centres[mine].tolist())
+        ):
+            return height
+    return None
 
 
 def _writing_height(mask: np.ndarray) -> float | None:
@@ -388,7 +406,7 @@ def find_rules(mask: np.ndarray, search: np.ndarray | None = None, span: float =
     tall = not span and rules.tallest >= LINES_TALL * mask.shape[0]
     downs = _uprights(mask) if tall else None
     if downs is not None:
-        height = _height_between_lines(mask, downs) or height
+        height = _height_between_lines(mask, downs, stats, components) or height
     rules.height = height
     first_look = max(MIN_RUN, round(FIRST_LOOK * mask.shape[1]))
     # No flat rule, no box: an erosion tells that at half the cost of the opening below
