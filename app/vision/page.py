@@ -28,10 +28,15 @@ MIN_LOOK_SIDE = 64
 LOOK_AT = (0.5, 0.25)
 # An image under this many pixels across is no photo of a page on something.
 MIN_PAGE_SIDE = 32
-# At least this share of the image's border is surround: a surround frames the page.
+# At least this share of the image's border is surround: a surround frames the page; or
+# this share of one whole side of it, where that is far from the paper's level (shade falling
+# off towards a side is no surround).
 BORDER_SHARE = 0.25
-# The page's hull covers this share of the image at least, and leaves this much outside.
-PAGE_MIN, PAGE_MAX = 0.2, 0.95
+WHOLE_SIDE = 0.9
+SIDE_CONTRAST = 72.0
+# The page's hull covers this share of the image at least, and leaves this much outside (a
+# strip's dark ends may be a few percent of it).
+PAGE_MIN, PAGE_MAX = 0.2, 0.99
 # A page's hull fills at least this share of its smallest enclosing (turned) rectangle.
 PAGE_BOXY = 0.85
 # A page is mostly paper (and the ink on it): this share of its hull at least.
@@ -93,9 +98,17 @@ def _surround(small: np.ndarray) -> tuple[float, float] | None:
     # bold writing: the paper's level is its upper quartile.
     paper = float(level_of_hist(grey_hist(small[h // 4 : h - h // 4, w // 4 : w - w // 4]), 0.75))
     ring = _ring(small).astype(np.float32)
-    for side in (ring[ring <= paper - SURROUND_CONTRAST], ring[ring >= paper + SURROUND_CONTRAST]):
-        if side.size >= BORDER_SHARE * ring.size:
-            return paper, float(np.median(side))
+    edges = (small[0], small[-1], small[:, 0], small[:, -1])
+    for sign in (-1.0, 1.0):
+        beyond = sign * (ring - paper) >= SURROUND_CONTRAST
+        # A long strip photographed or scanned with dark ends shows its surround only at its
+        # two short sides: a whole side of the image counts too.
+        whole_side = any(
+            (sign * (e.astype(np.float32) - paper) >= SIDE_CONTRAST).mean() >= WHOLE_SIDE
+            for e in edges
+        )
+        if beyond.mean() >= BORDER_SHARE or whole_side:
+            return paper, float(np.median(ring[beyond]))
     return None
 
 

@@ -208,3 +208,19 @@ def test_a_page_darker_towards_its_edges_is_found_on_a_desk(
     monkeypatch.setattr(page_module, "LOOK_AT", (0.5,))
     assert paper_only(photo) is photo
     assert client.post("/digits", files={"file": ("p.png", encode(photo))}).json()["text"] != text
+
+
+@pytest.mark.parametrize("level", [20, 110])
+def test_a_strip_scanned_with_dark_ends_reads_without_them(
+    client: TestClient, t10k, monkeypatch, level: int
+) -> None:
+    # A long strip shows its surround only at its two short sides, a small share of the
+    # image's border: each whole side counts. Left in, each dark end read as a "1".
+    strip, text = digit_row(t10k, list(range(320, 328)), gap=14, margin=10)
+    ends = cv2.copyMakeBorder(strip, 0, 0, 12, 12, cv2.BORDER_CONSTANT, value=level)
+    assert paper_only(ends) is not ends
+    got = client.post("/digits", files={"file": ("s.png", encode(ends))}).json()["text"]
+    assert got == text
+    # The premise: with the surround judged on the whole border only, the strip has none.
+    monkeypatch.setattr(page_module, "WHOLE_SIDE", 2.0)
+    assert paper_only(ends) is ends
