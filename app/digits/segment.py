@@ -208,7 +208,32 @@ def _merge_fragments(boxes: list[Box], ref_h: list[float]) -> list[list[int]]:
                 if _should_merge(boxes[i], boxes[j], min(ref_h[i], ref_h[j])):
                     yield i, j
 
-    return _connected_groups(len(boxes), pairs())
+    # Closest pairs first, and a pair joins only where its two groups together are no taller
+    # than a digit with a fragment may be: a small fragment between a digit and one of the
+    # next line (rows written close together) joins one of them, not both lines.
+    groups = {i: [i] for i in range(len(boxes))}
+    owner = list(range(len(boxes)))
+    span = {i: boxes[i] for i in range(len(boxes))}
+    for i, j in sorted(pairs(), key=lambda p: _gap_between(boxes[p[0]], boxes[p[1]])):
+        a, b = owner[i], owner[j]
+        if a == b:
+            continue
+        union = span[a].union(span[b])
+        if union.height > 1.7 * min(ref_h[i], ref_h[j]):
+            continue
+        for k in groups[b]:
+            owner[k] = a
+        groups[a] += groups.pop(b)
+        span[a] = union
+        del span[b]
+    return list(groups.values())
+
+
+def _gap_between(a: Box, b: Box) -> int:
+    """Pixels between two boxes, across or down (0 where they overlap both ways)."""
+    return max(0, max(a.x, b.x) - min(a.right, b.right)) + max(
+        0, max(a.y, b.y) - min(a.bottom, b.bottom)
+    )
 
 
 def _same_row(a: Box, b: Box, ref_h: float) -> bool:

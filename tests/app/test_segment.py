@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.digits.segment import segment_digits
+from app.digits.segment import Box, _merge_fragments, segment_digits
 from app.vision import binarize
 from app.vision.binarize import dark_ink, ink_map
 from tests.conftest import digit_row
@@ -258,3 +258,13 @@ def test_a_digit_with_a_faint_half_is_read_whole(t10k, client) -> None:
         found = client.post("/digits", files={"file": ("six.png", png.tobytes())}).json()
         wrong += found["text"] != "6"
     assert wrong <= 1
+
+
+def test_a_fragment_between_two_close_rows_joins_one_of_them() -> None:
+    # Rows written close together (MNIST's own 28 px tiles stacked): a 0 of the lower row
+    # broken into two, one piece right under a 3 of the row above. The 3 and the piece each
+    # pass for fragments of one digit with it; chained, all three made one blob two rows
+    # tall, and both rows became one.
+    three, piece, rest = Box(126, 14, 18, 20), Box(142, 39, 5, 8), Box(137, 48, 16, 11)
+    groups = _merge_fragments([three, piece, rest], [20.0] * 3)
+    assert sorted(map(sorted, groups)) == [[0], [1, 2]]
