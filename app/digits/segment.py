@@ -135,9 +135,10 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray]:
     return labels, boxes, stats[1:, cv2.CC_STAT_AREA].astype(np.int64)
 
 
-def _reference_height(boxes: list[Box], areas: np.ndarray) -> float:
-    """Typical digit height of these components (`typical_height`)."""
-    return typical_height(np.array([b.height for b in boxes]), areas)
+def _reference_height(boxes: list[Box], areas: np.ndarray, few: int = 2) -> float:
+    """Typical digit height of these components (`typical_height`: of `few` or fewer that
+    hold real amounts of ink, the tallest)."""
+    return typical_height(np.array([b.height for b in boxes]), areas, few=few)
 
 
 def _drop_specks(boxes: list[Box], areas: np.ndarray, ref_h: float) -> list[int]:
@@ -403,7 +404,10 @@ def _marks(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray, list[in
     kept = _drop_specks(boxes, areas, _reference_height(boxes, areas))
     if not kept:
         return labels, boxes, areas, kept, 0.0
-    return labels, boxes, areas, kept, _reference_height([boxes[i] for i in kept], areas[kept])
+    # Marks, not yet merged: three may be a digit and the two fragments of a broken one (a
+    # pair of digits, one broken, took the fragments' height and became two rows).
+    ref_h = _reference_height([boxes[i] for i in kept], areas[kept], few=3)
+    return labels, boxes, areas, kept, ref_h
 
 
 def reading_factor(gray: np.ndarray) -> int:

@@ -90,7 +90,7 @@ def _uprights(mask: np.ndarray) -> np.ndarray | None:
 
 
 def typical_height(
-    heights: np.ndarray, areas: np.ndarray, widths: np.ndarray | None = None
+    heights: np.ndarray, areas: np.ndarray, widths: np.ndarray | None = None, few: int = 2
 ) -> float:
     """Typical height of the writing: the median height of the components that hold real
     amounts of ink (0.15 of the largest's area or more); with one or two, which may be
@@ -102,7 +102,7 @@ def typical_height(
         big = broad if broad.any() else big
     kept = heights[big].tolist()
     # statistics.median: np.median costs more than the labelling on a small page.
-    return float(statistics.median(kept) if len(kept) >= 3 else max(kept))
+    return float(statistics.median(kept) if len(kept) > few else max(kept))
 
 
 def _heights(mask: np.ndarray) -> tuple[float, int, np.ndarray, np.ndarray] | None:

@@ -4,10 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
+from app.digits import segment
 from app.digits.segment import Box, _merge_fragments, segment_digits
 from app.vision import binarize
 from app.vision.binarize import dark_ink, ink_map
-from tests.conftest import digit_row
+from tests.conftest import digit_row, encode
 
 
 def boxes_of(page: np.ndarray) -> list[tuple[int, int]]:
@@ -268,3 +269,18 @@ def test_a_fragment_between_two_close_rows_joins_one_of_them() -> None:
     three, piece, rest = Box(126, 14, 18, 20), Box(142, 39, 5, 8), Box(137, 48, 16, 11)
     groups = _merge_fragments([three, piece, rest], [20.0] * 3)
     assert sorted(map(sorted, groups)) == [[0], [1, 2]]
+
+
+@pytest.mark.parametrize(("first", "second", "step"), [(5736, 5394, 15), (6538, 8620, 19)])
+def test_a_pair_with_a_broken_digit_stays_one_row(client, t10k, first, second, step) -> None:
+    # Two t10k digits as MNIST's own tiles, overlapping: the 6 is broken in two, so of the
+    # three marks two are fragments, and their median height made two rows of the pair.
+    images, labels = t10k
+    ink = np.zeros((28, step + 28), np.float32)
+    for i, x in ((first, 0), (second, step)):
+        np.maximum(ink[:, x : x + 28], images[i] / 255.0, out=ink[:, x : x + 28])
+    page = (255 * (1 - np.pad(ink, 10))).astype(np.uint8)
+    marks = segment._marks(ink_map(page, faint=segment.FAINT_INK).mask)
+    assert len(marks[3]) >= 3
+    got = client.post("/digits", files={"file": ("p.png", encode(page))}).json()["text"]
+    assert got == f"{labels[first]}{labels[second]}"
