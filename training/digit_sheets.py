@@ -9,7 +9,25 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-KINDS = ("spaced", "touching", "rows", "photo", "single", "form", "squared")
+KINDS = (
+    "spaced",
+    "touching",
+    "rows",
+    "photo",
+    "single",
+    "form",
+    "squared",
+    "tiles",
+    "tile_pairs",
+    "tile_rows",
+)
+# Kinds built from MNIST's own 28 x 28 tiles as they are (no cropping, scaling or slant), the
+# usual way multi-digit MNIST images are made: (digits per row, rows, tile step range).
+TILE_KINDS = {
+    "tiles": ((4, 8), (1, 1), (24, 36)),
+    "tile_pairs": ((2, 2), (1, 1), (14, 22)),
+    "tile_rows": ((4, 8), (2, 4), (24, 36)),
+}
 # What a form prints around handwritten digits.
 FURNITURE = ("underline", "comb", "box", "ruled")
 
@@ -157,12 +175,48 @@ def _squares(ink: np.ndarray, rows: list[Row], rng: np.random.Generator) -> None
     np.maximum(ink, layer, out=ink)
 
 
+def _tile_row(
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str
+) -> tuple[np.ndarray, str]:
+    """One row of MNIST tiles (ink high) side by side, each `step` pixels after the last
+    (under 28: they overlap, and their digits may touch), and its text."""
+    (lo, hi), _rows, (step_lo, step_hi) = TILE_KINDS[kind]
+    idx = rng.integers(0, len(images), int(rng.integers(lo, hi + 1)))
+    steps = rng.integers(step_lo, step_hi + 1, len(idx) - 1)
+    xs = np.concatenate([[0], np.cumsum(steps)]).astype(int)
+    ink = np.zeros((28, int(xs[-1]) + 28), np.float32)
+    for i, x in zip(idx, xs, strict=True):
+        np.maximum(ink[:, x : x + 28], images[i] / 255.0, out=ink[:, x : x + 28])
+    return ink, "".join(str(int(labels[i])) for i in idx)
+
+
+def _tile_sheet(
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str
+) -> Sheet:
+    """Rows of MNIST tiles stacked 0-9 px apart (`TILE_KINDS`) with a 4-20 px margin."""
+    _digits, (lo, hi), _steps = TILE_KINDS[kind]
+    rows = [_tile_row(images, labels, rng, kind) for _ in range(int(rng.integers(lo, hi + 1)))]
+    width = max(ink.shape[1] for ink, _ in rows)
+    parts = []
+    for k, (ink, _text) in enumerate(rows):
+        gap = int(rng.integers(0, 10)) if k else 0
+        parts += [
+            np.zeros((gap, width), np.float32),
+            np.pad(ink, ((0, 0), (0, width - ink.shape[1]))),
+        ]
+    ink = np.pad(np.vstack(parts), int(rng.integers(4, 21)))
+    return Sheet(_render(ink, rng, photo=False), "\n".join(text for _, text in rows))
+
+
 def make_sheet(
     images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str
 ) -> Sheet:
     """One image of the given kind: spaced | touching | rows (2-4 rows) | photo (rows on paper)
     | single (one digit alone) | form (1-3 rows on form lines, half of them photographed) |
-    squared (1-3 rows on squared paper, half of them photographed)."""
+    squared (1-3 rows on squared paper, half of them photographed) | tiles, tile_pairs,
+    tile_rows (`TILE_KINDS`)."""
+    if kind in TILE_KINDS:
+        return _tile_sheet(images, labels, rng, kind)
     if kind in ("form", "squared"):
         n_rows = int(rng.integers(1, 4))
     else:

@@ -12,11 +12,12 @@ def test_sheets_hold_their_text(t10k, kind: str) -> None:
     sheets = digit_sheets.make_sheets(images, labels, kind, 20, seed=3)
     for sheet in sheets:
         rows = sheet.text.split("\n")
-        if kind in ("rows", "photo"):
+        if kind in ("rows", "photo", "tile_rows"):
             assert 2 <= len(rows) <= 4
         else:
             assert 1 <= len(rows) <= 3 if kind in ("form", "squared") else len(rows) == 1
-        assert all(len(r) == 1 if kind == "single" else 4 <= len(r) <= 8 for r in rows)
+        size = {"single": (1, 1), "tile_pairs": (2, 2)}.get(kind, (4, 8))
+        assert all(size[0] <= len(r) <= size[1] for r in rows)
         assert sheet.image.ndim == 3 and sheet.image.dtype == np.uint8
         if kind not in ("photo", "form", "squared"):  # (a photo's paper may lie in shadow;
             # rules are printed across a form, squares across the page)
