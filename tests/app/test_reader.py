@@ -321,3 +321,23 @@ def test_two_digits_overlapping_in_a_narrow_blob_are_both_read(
         for b in narrow
     ]
     assert max(inside) == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "index"), [("tile_pairs", 450), ("tile_rows", 475), ("tile_rows", 590)]
+)
+def test_a_stroke_beside_its_digit_is_no_1_of_its_own(
+    client, t10k, monkeypatch, kind: str, index: int
+) -> None:
+    """A digit written with a stroke apart, right beside it, read as that digit and a 1:
+    read together they are the digit, likelier than both."""
+    images, labels = t10k
+    sheet = digit_sheets.make_sheets(images, labels, kind, index + 1, seed=11)[index]
+
+    def read() -> str:
+        return client.post("/digits", files={"file": ("s.png", encode(sheet.image))}).json()["text"]
+
+    assert read() == sheet.text
+    # The premise: left apart, the stroke is a digit of its own.
+    monkeypatch.setattr(reader_module, "BESIDE_GAP", -1.0)
+    assert len(read()) == len(sheet.text) + 1
