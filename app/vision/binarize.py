@@ -9,6 +9,11 @@ from app.vision.grid import remove_grid
 
 # Background variation (grey levels) above which illumination counts as uneven (phone photos).
 UNEVEN_LIGHT = 28.0
+# Where neither side of Otsu's split holds this much more than half of the image, the median
+# does not tell the paper; the image's border does where at least this much more than half of
+# it lies on one side.
+EVEN_SPLIT = 0.1
+CLEAR_BORDER = 0.25
 # Paper and ink medians closer than this are not two classes: the image holds no ink.
 MIN_CONTRAST = 24.0
 
@@ -55,7 +60,20 @@ def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
     median, split = _median_of_hist(hist), _otsu_of_hist(hist)
     if not hist[: split + 1].any() or not hist[split + 1 :].any():
         split = 127  # one grey level: no split; mid-grey decides
-    return 255 - gray if median <= split else gray
+    dark_paper = median <= split
+    dark_share = float(hist[: split + 1].sum()) / max(float(hist.sum()), 1.0)
+    if abs(dark_share - 0.5) < EVEN_SPLIT and min(gray.shape) >= 3:
+        # Ink about as much as paper (a digit cropped to its strokes, no margin): where the
+        # light is even, the side most of the image's border lies on is the paper (strokes
+        # touch a tight crop's edges here and there; a vignetted photo's dark edges are no
+        # paper, and its light is uneven).
+        bg = _paper_background(255 - gray if dark_paper else gray)
+        even = bg is None or float(bg.max()) - float(bg.min()) <= UNEVEN_LIGHT
+        border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+        dark_border = float((border <= split).mean())
+        if even and abs(dark_border - 0.5) >= CLEAR_BORDER:
+            dark_paper = dark_border > 0.5
+    return 255 - gray if dark_paper else gray
 
 
 def _paper_background(gray: np.ndarray) -> np.ndarray | None:

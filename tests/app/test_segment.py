@@ -9,6 +9,7 @@ from app.digits.segment import Box, _merge_fragments, segment_digits
 from app.vision import binarize
 from app.vision.binarize import dark_ink, ink_map
 from tests.conftest import digit_row, encode
+from training import digit_sheets
 
 
 def boxes_of(page: np.ndarray) -> list[tuple[int, int]]:
@@ -284,3 +285,20 @@ def test_a_pair_with_a_broken_digit_stays_one_row(client, t10k, first, second, s
     assert len(marks[3]) >= 3
     got = client.post("/digits", files={"file": ("p.png", encode(page))}).json()["text"]
     assert got == f"{labels[first]}{labels[second]}"
+
+
+def test_a_digit_cropped_to_its_strokes_keeps_its_polarity(client, t10k, monkeypatch) -> None:
+    # No margin at all: the ink covers about half the image, and the median grey level, which
+    # tells the paper elsewhere, may fall in the ink. The image's border is mostly paper.
+    images, labels = t10k
+    crops = {
+        i: (255 * (1 - digit_sheets._glyph(images[i], 40, 0.0))).astype(np.uint8)
+        for i in (14, 39, 196, 203, 239)
+    }
+    assert all(dark_ink(g) is g for g in crops.values())
+    for i, g in crops.items():
+        got = client.post("/digits", files={"file": ("d.png", encode(g))}).json()["text"]
+        assert got == str(labels[i])
+    # The premise: by the median alone each of them is light writing on dark paper.
+    monkeypatch.setattr(binarize, "EVEN_SPLIT", -1.0)
+    assert all(dark_ink(g) is not g for g in crops.values())
