@@ -3,6 +3,7 @@
 import bisect
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -336,17 +337,12 @@ class DigitReader:
                     pairs.append((a, b))
         if not pairs:
             return out
-        boxes, probs = self._read_joined([[singles[a][1], singles[b][1]] for a, b in pairs])
-        drop: set[int] = set()
-        for (a, b), box, p in zip(pairs, boxes, probs, strict=True):
-            i, j = singles[a][0], singles[b][0]
-            if i in drop or j in drop:
-                continue
-            two = math.log(out[i].confidence) + math.log(out[j].confidence)
-            if math.log(max(float(p.max()), 1e-9)) > two:
-                top = i if out[i].box.y <= out[j].box.y else j
-                out[top] = self._digit(p, box, out[top].line)
-                drop.add(j if top == i else i)
+        drop = self._apply_joins(
+            out,
+            [(singles[a][0], singles[b][0]) for a, b in pairs],
+            [[singles[a][1], singles[b][1]] for a, b in pairs],
+            keep=lambda i, j: i if out[i].box.y <= out[j].box.y else j,
+        )
         return [d for k, d in enumerate(out) if k not in drop]
 
     def _join_beside(
@@ -374,19 +370,40 @@ class DigitReader:
                 pairs.append((i, j))
         if not pairs:
             return out
-        boxes, probs = self._read_joined(
-            [[pieces[id(out[i])][0], pieces[id(out[j])][0]] for i, j in pairs]
+        drop = self._apply_joins(
+            out,
+            pairs,
+            [[pieces[id(out[i])][0], pieces[id(out[j])][0]] for i, j in pairs],
+            keep=lambda i, _j: i,
+            own_digit=True,
         )
+        return [d for k, d in enumerate(out) if k not in drop]
+
+    def _apply_joins(
+        self,
+        out: list[ReadDigit],
+        pairs: list[tuple[int, int]],
+        groups: list[list[Piece]],
+        keep: Callable[[int, int], int],
+        own_digit: bool = False,
+    ) -> set[int]:
+        """Digits i, j of `out` (`pairs`, their pieces in `groups`, read in one batch) become
+        one where read together likelier than apart (`own_digit`: and as one of their own
+        two digits), in order, each digit joined once: the joined reading replaces digit
+        `keep(i, j)` in place; returns the indices of the digits it took in."""
+        boxes, probs = self._read_joined(groups)
         drop: set[int] = set()
         for (i, j), box, p in zip(pairs, boxes, probs, strict=True):
             if i in drop or j in drop:
                 continue
+            if own_digit and self.labels[int(p.argmax())] not in (out[i].label, out[j].label):
+                continue
             two = math.log(out[i].confidence) + math.log(out[j].confidence)
-            same = self.labels[int(p.argmax())] in (out[i].label, out[j].label)
-            if same and math.log(max(float(p.max()), 1e-9)) > two:
-                out[i] = self._digit(p, box, out[i].line)
-                drop.add(j)
-        return [d for k, d in enumerate(out) if k not in drop]
+            if math.log(max(float(p.max()), 1e-9)) > two:
+                k = keep(i, j)
+                out[k] = self._digit(p, box, out[k].line)
+                drop.add(j if k == i else i)
+        return drop
 
     def _best_reading(
         self,

@@ -93,9 +93,9 @@ def typical_height(
     heights: np.ndarray, areas: np.ndarray, widths: np.ndarray | None = None, few: int = 2
 ) -> float:
     """Typical height of the writing: the median height of the components that hold real
-    amounts of ink (0.15 of the largest's area or more); with one or two, which may be
-    fragments of a single digit, the tallest. Given `widths`, thin upright strokes (box sides,
-    1s) are left out where anything else is left."""
+    amounts of ink (0.15 of the largest's area or more); with `few` or fewer (two by default),
+    which may be fragments of a single digit, the tallest. Given `widths`, thin upright
+    strokes (box sides, 1s) are left out where anything else is left."""
     big = areas >= 0.15 * areas.max()
     if widths is not None:
         broad = big & (widths >= 0.25 * heights)
