@@ -1,11 +1,13 @@
 """How /digits and /lines hold up when the same held-out images are photographed or printed
-differently: rotated, shrunk, blurred, noisy, pencil-pale, on squared or dotted paper, on a desk.
+differently: rotated, shrunk, enlarged pixel by pixel, blurred, noisy, pencil-pale, on squared
+or dotted paper, on a desk.
 
     python bench/robustness.py digits --count 200 [--variants none rot3 pencil ...]
     python bench/robustness.py lines --count 60 [--set mixed]
 
-digits: exact-string accuracy on 'rows' sheets (2-4 rows of held-out t10k digits); lines: CER
-on one held-out set of lines (bench/eval_lines.py). Every variant is applied to the same
+digits: exact-string accuracy on 'rows' sheets (2-4 rows of held-out t10k digits; `--kind`
+picks another kind of digit_sheets); lines: CER on one held-out set of lines
+(bench/eval_lines.py). Every variant is applied to the same
 images, through the running service (TestClient, lifespan running); deterministic by seed.
 """
 
@@ -111,6 +113,11 @@ def variants(rng: np.random.Generator) -> dict[str, Callable[[Image], Image]]:
         "rot6": lambda img: _rotate(img, sign() * rng.uniform(4, 6)),
         "half": lambda img: cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
         "x3": lambda img: cv2.resize(img, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC),
+        "pixels2": lambda img: cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST),
+        "pixels1.75": lambda img: cv2.resize(
+            img, None, fx=1.75, fy=1.75, interpolation=cv2.INTER_NEAREST
+        ),
+        "pixels3": lambda img: cv2.resize(img, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST),
         "jpeg25": lambda img: _jpeg(img, 25),
         "pencil": lambda img: (255 - (255 - img.astype(np.float32)) * rng.uniform(0.3, 0.5)).astype(
             np.uint8
@@ -134,10 +141,12 @@ def variant(name: str, seed: int) -> Callable[[Image], Image]:
     return variants(np.random.default_rng([seed, zlib.crc32(name.encode())]))[name]
 
 
-def run_digits(client: TestClient, count: int, seed: int, names: list[str]) -> None:
+def run_digits(
+    client: TestClient, count: int, seed: int, names: list[str], kind: str = "rows"
+) -> None:
     images, labels = mnist.load("t10k", ROOT / "tests/assets/mnist")
-    sheets = digit_sheets.make_sheets(images, labels, "rows", count, seed)
-    print("| variant | rows sheets | exact-string accuracy |\n|---|---|---|")
+    sheets = digit_sheets.make_sheets(images, labels, kind, count, seed)
+    print(f"| variant | {kind} sheets | exact-string accuracy |\n|---|---|---|")
     for name in names:
         right = 0
         change = variant(name, seed)
@@ -176,11 +185,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--count", type=int, default=None, help="sheets (200) or lines (60)")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--set", default="mixed", help="held-out set of lines (bench/eval_lines.py)")
+    p.add_argument("--kind", default="rows", help="kind of digit sheets (digit_sheets.KINDS)")
     p.add_argument("--variants", nargs="+", default=list(variants(np.random.default_rng(0))))
     args = p.parse_args(argv)
     with TestClient(create_app()) as client:
         if args.endpoint == "digits":
-            run_digits(client, args.count or 200, args.seed, args.variants)
+            run_digits(client, args.count or 200, args.seed, args.variants, args.kind)
         else:
             run_lines(client, args.count or 60, args.seed, args.variants, args.set)
 

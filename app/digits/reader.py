@@ -28,6 +28,7 @@ from app.digits.segment import (
 )
 from app.lines.ctc import DecodedChar, greedy_decode, log_likelihood
 from app.lines.reader import LineReader, char_edges
+from app.vision.blocks import smooth_blocks
 from app.vision.page import paper_only
 from app.vision.scale import shrink
 
@@ -160,7 +161,7 @@ class DigitReader:
         """All digits of a grayscale image in reading order (boxes in its pixels); a large
         image with tall digits is read shrunk (`reading_factor`); a photographed page's
         surround is painted paper first."""
-        gray = paper_only(gray)
+        gray = paper_only(smooth_blocks(gray))
         factor = reading_factor(gray)
         if factor == 1:
             return self._read(gray)

@@ -12,6 +12,7 @@ from app.lines.ctc import DecodedChar, align, beam_search, greedy_decode, log_so
 from app.lines.lm import CharNgramLM
 from app.lines.preprocess import fit_line, frame_count, to_batch
 from app.lines.segment import LineBox, LineCrop, find_lines
+from app.vision.blocks import smooth_blocks
 from app.vision.page import paper_only
 
 REQUIRED_METADATA = ("charset", "height", "mean", "std", "stride")
@@ -84,7 +85,7 @@ class LineReader:
 
     def read(self, gray: np.ndarray, single_line: bool = False, beam: int = 0) -> list[ReadLine]:
         """Every line of a grayscale page, top to bottom; `beam` > 1 uses prefix beam search."""
-        crops = find_lines(paper_only(gray), single_line)
+        crops = find_lines(paper_only(smooth_blocks(gray)), single_line)
         if len(crops) > self.max_lines:
             raise TooManyCharacters(
                 f"The image holds more than {self.max_lines} lines; send a smaller crop."
