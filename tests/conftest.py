@@ -35,6 +35,11 @@ def encode(image: np.ndarray, ext: str = ".png", params: list[int] | None = None
     return buf.tobytes()
 
 
+def read_text(client: TestClient, image: np.ndarray, endpoint: str = "/digits") -> str:
+    """The text the service reads in an image (sent as a PNG)."""
+    return client.post(endpoint, files={"file": ("i.png", encode(image))}).json()["text"]
+
+
 def digit_row(
     t10k: tuple[np.ndarray, np.ndarray], indices: list[int], gap: int = 12, margin: int = 16
 ) -> tuple[np.ndarray, str]:
@@ -59,8 +64,5 @@ def sheet_accuracy(sheets: list, settings: Settings) -> float:
     """Share of generated sheets (training.digit_sheets) whose /digits text is exactly right,
     through a service started with `settings`."""
     with TestClient(create_app(settings)) as c:
-        right = sum(
-            c.post("/digits", files={"file": ("s.png", encode(s.image))}).json()["text"] == s.text
-            for s in sheets
-        )
+        right = sum(read_text(c, s.image) == s.text for s in sheets)
     return right / len(sheets)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from app.core.engine import OnnxModel
@@ -26,11 +27,14 @@ from app.digits.segment import (
     reading_factor,
     segment_digits,
 )
+from app.digits.tilt import needs_levelling, page_tilt
 from app.lines.ctc import DecodedChar, greedy_decode, log_likelihood
 from app.lines.reader import LineReader, char_edges
+from app.vision.binarize import InkMap, grey_hist, level_of_hist
 from app.vision.blocks import smooth_blocks
 from app.vision.page import paper_only
 from app.vision.scale import shrink
+from app.vision.turn import bounds_back, turn
 
 REQUIRED_METADATA = ("labels", "input_size", "mean", "std")
 # A blob much shorter than its line's digits is read only when at least this sure (0.5, 0.7 and
@@ -168,8 +172,24 @@ class DigitReader:
         return [replace(d, box=d.box.scaled(factor)) for d in self._read(shrink(gray, factor))]
 
     def _read(self, gray: np.ndarray) -> list[ReadDigit]:
+        """`_read_segments` of the image, levelled first where its rows are tilted
+        (`app.digits.tilt`); boxes in `gray`'s pixels."""
+        ink = digit_ink(gray)
+        segments = self._segments(ink)
+        tilt = page_tilt([seg.box for seg in segments if not seg.small], ink.mask)
+        if not needs_levelling(tilt):
+            return self._read_segments(segments)
+        paper = level_of_hist(grey_hist(gray), 0.5)  # paper dominates the page
+        level, rot = turn(gray, tilt, border=paper)
+        back = cv2.invertAffineTransform(rot)
+        found = self._read_segments(self._segments(digit_ink(level)))
+        return [replace(d, box=Box(*bounds_back(back, *d.box.corners, gray.shape))) for d in found]
+
+    def _segments(self, ink: InkMap) -> list[Segment]:
         # Fragments of one digit are separate marks: room for a few per digit.
-        segments = segment_digits(digit_ink(gray), max_blobs=MARKS_PER_DIGIT * self.max_digits)
+        return segment_digits(ink, max_blobs=MARKS_PER_DIGIT * self.max_digits)
+
+    def _read_segments(self, segments: list[Segment]) -> list[ReadDigit]:
         probs = self._classify_pieces(segments)
         # A narrow blob read whole without confidence may be a touching pair: cut it too.
         unsure = {

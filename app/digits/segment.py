@@ -52,6 +52,11 @@ class Box:
         return self.y + self.height
 
     @property
+    def corners(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1): top left and bottom right, exclusive."""
+        return self.x, self.y, self.right, self.bottom
+
+    @property
     def cy(self) -> float:
         return self.y + self.height / 2.0
 

@@ -14,9 +14,15 @@ from app.vision import scale
 from app.vision.binarize import InkMap, ink_map
 from app.vision.dots import without_dot_grid
 from app.vision.rules import rule_fringe, rule_pixels
+from app.vision.turn import bounds_back, turn
 
+# A page of several lines is searched for its skew up to this angle (degrees) either way.
 MAX_SKEW_DEG = 8.0
 SKEW_STEP_DEG = 0.5
+# One line's own tilt is undone up to this angle: measuring it costs nothing more as it grows
+# (60 held-out mixed lines turned 8-10 / 12-15 / 20-25 degrees: 12.06 / 66.41 / 94.93% CER
+# with the limit at 8 degrees, 9.95 / 9.86 / 10.53% at 30).
+MAX_LINE_TILT = 30.0
 # Rows whose ink covers less than this share of the page's widest row count as blank.
 ROW_INK = 0.02
 # A band thinner than this share of the typical band is a stroke or dot, not a line of its own.
@@ -187,29 +193,8 @@ def _merge_one_thin_band(bands: list[tuple[int, int]], typical: float) -> bool:
     return False
 
 
-def _rotate(image: np.ndarray, angle: float, border: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Rotate about the centre into a canvas that holds the whole image; returns the image and
-    the 2 x 3 matrix that maps upload coordinates into it."""
-    h, w = image.shape
-    rot = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
-    cos, sin = abs(rot[0, 0]), abs(rot[0, 1])
-    nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
-    rot[0, 2] += nw / 2.0 - w / 2.0
-    rot[1, 2] += nh / 2.0 - h / 2.0
-    mode = cv2.BORDER_REPLICATE if border is None else cv2.BORDER_CONSTANT
-    out = cv2.warpAffine(
-        image, rot, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=border or 0
-    )
-    return out, rot
-
-
 def _box_in_upload(inv: np.ndarray, x0: int, y0: int, x1: int, y1: int, shape: tuple) -> LineBox:
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
-    pts = corners @ inv.T
-    h, w = shape
-    ax0, ay0 = np.clip(np.floor(pts.min(axis=0)), 0, [w, h]).astype(int)
-    ax1, ay1 = np.clip(np.ceil(pts.max(axis=0)), 0, [w, h]).astype(int)
-    return LineBox(int(ax0), int(ay0), int(ax1 - ax0), int(ay1 - ay0))
+    return LineBox(*bounds_back(inv, x0, y0, x1, y1, shape))
 
 
 def page_skew(
@@ -227,7 +212,7 @@ def page_skew(
     drift = width * abs(math.tan(math.radians(tilt)))
     if drift < TILT_DRIFT * max(height - drift, 1.0):  # the ink's height less the drift
         return 0.0
-    return float(np.clip(tilt, -MAX_SKEW_DEG, MAX_SKEW_DEG))
+    return float(np.clip(tilt, -MAX_LINE_TILT, MAX_LINE_TILT))
 
 
 def unruled_ink(gray: np.ndarray) -> InkMap:
@@ -265,8 +250,8 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
     mask = ink.mask
     rot = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     if angle:
-        dark, rot = _rotate(dark, angle, border=255)
-        mask, _ = _rotate(ink.mask, angle, border=0)
+        dark, rot = turn(dark, angle, border=255)
+        mask, _ = turn(ink.mask, angle, border=0)
     inv = cv2.invertAffineTransform(rot) * factor  # the shrunk page's pixels -> the upload's
     rows = np.nonzero(mask.any(axis=1))[0]
     if single_line:

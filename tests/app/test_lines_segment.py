@@ -16,6 +16,7 @@ from app.lines.segment import (
 from app.vision import rules
 from app.vision.binarize import ink_map
 from app.vision.rules import rule_pixels
+from app.vision.turn import turn
 from tests.conftest import digit_row
 
 
@@ -67,6 +68,13 @@ def test_one_tilted_line_is_turned_level(t10k, angle: float) -> None:
     page = np.pad(page_of_rows(t10k, 1, start=500, count=12), 40, constant_values=255)
     mask = (rotate(page, angle) < 128).astype(np.uint8)
     assert page_skew(mask) == pytest.approx(-angle, abs=1.5)
+
+
+@pytest.mark.parametrize("angle", [-20.0, 15.0])
+def test_one_steeply_tilted_line_is_turned_level_too(t10k, angle: float) -> None:
+    page = np.pad(page_of_rows(t10k, 1, start=500, count=12), 40, constant_values=255)
+    turned, _ = turn(page, angle, border=255)
+    assert page_skew((turned < 128).astype(np.uint8)) == pytest.approx(-angle, abs=1.5)
 
 
 @pytest.mark.parametrize("angle", [0.0, -1.5, 2.0])
