@@ -63,6 +63,15 @@ def test_skew_is_measured_and_rows_still_separate(t10k, angle: float) -> None:
     assert len(find_lines(tilted)) == 3
 
 
+@pytest.mark.parametrize("angle", [-17.0, 14.0])
+def test_lines_tilted_till_no_empty_row_parts_them_are_found(t10k, angle: float) -> None:
+    # Turned this far, the four rows make one band of ink from top to bottom.
+    page = np.pad(page_of_rows(t10k, 4, start=100), 40, constant_values=255)
+    turned, _ = turn(page, angle, border=255)
+    assert len(_bands((turned < 128).astype(np.uint8))) == 1
+    assert len(find_lines(turned)) == 4
+
+
 @pytest.mark.parametrize("angle", [-6.0, 5.0])
 def test_one_tilted_line_is_turned_level(t10k, angle: float) -> None:
     page = np.pad(page_of_rows(t10k, 1, start=500, count=12), 40, constant_values=255)
