@@ -31,6 +31,9 @@ FAINT_INK = 0.2
 # Ink shorter than this share of its line's typical digit height is a stray mark or a
 # fragment unless the classifier is sure of it.
 SMALL = 0.55
+# A mark shorter than this share of the digit height may be a fragment of a digit (at most
+# SMALL of it where it hugs a digit's side rather than lying above or below).
+FRAGMENT = 0.6
 # A mark at least this many times as wide as tall is a dash (a rule's remnant, a minus sign,
 # a 5's or 7's bar broken off): no digit by itself, and a row of dashes sets no digit size.
 DASH = 2.0
@@ -165,7 +168,7 @@ def _should_merge(a: Box, b: Box, ref_h: float) -> bool:
     # A short fragment (the bar of a 5 or 7) may join a piece into something taller than
     # the typical height, which the fragments themselves pulled down; two digits may not.
     # A slanted 5's bar sits right of its body: a smaller overlap joins a fragment.
-    fragment = min(a.height, b.height) < 0.6 * ref_h
+    fragment = min(a.height, b.height) < FRAGMENT * ref_h
     if overlap_x >= (0.25 if fragment else 0.4) * min(a.width, b.width) and gap_y <= 0.35 * ref_h:
         tallest = 1.7 if fragment else 1.3
         # Halves stacked one over the other (a wide 3 broken at its waist) may be wider.
@@ -176,7 +179,7 @@ def _should_merge(a: Box, b: Box, ref_h: float) -> bool:
         return False
     gap_x = -overlap_x
     overlap_y = min(a.bottom, b.bottom) - max(a.y, b.y)
-    small = min(a.height, b.height) < 0.55 * ref_h and min(a.width, b.width) < 0.5 * ref_h
+    small = min(a.height, b.height) < SMALL * ref_h and min(a.width, b.width) < 0.5 * ref_h
     return small and gap_x <= 0.12 * ref_h and overlap_y > 0 and union.width <= 0.9 * ref_h
 
 
@@ -439,7 +442,13 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
             "send a crop with fewer digits."
         )
     boxes, areas = [boxes[i] for i in kept], areas[kept]
-    blobs, rows = _blobs_in_rows(boxes, [ref_h] * len(boxes))
+    # A row of small digits written close above or below bigger ones is no set of fragments
+    # of them: marks in rows of their own (before any merging) are judged at their row's size.
+    first = [ref_h] * len(boxes)
+    if min(b.height for b in boxes) < FRAGMENT * ref_h:  # else no mark may be a fragment
+        marks = [(box, [i]) for i, box in enumerate(boxes)]
+        first = _row_heights(marks, _group_rows(boxes, first), areas, ref_h)
+    blobs, rows = _blobs_in_rows(boxes, first)
     # Lines may be written at different sizes: where one sets its own typical height,
     # fragments are merged and rows grouped again with it.
     heights = _row_heights(blobs, rows, areas, ref_h)

@@ -195,6 +195,20 @@ def test_each_line_sets_its_own_digit_size(t10k) -> None:
     assert all(s.ref_height < 0.5 * segments[0].ref_height for s in line)
 
 
+def test_a_line_of_small_digits_close_above_big_ones_is_no_set_of_fragments(t10k, client) -> None:
+    # Merged as fragments before the small line could set its own size, its digits were
+    # swallowed by the big ones below (rows sheets stacked 0.05 row heights apart: 72.5 ->
+    # 84.5% read right).
+    small, small_text = digit_row(t10k, list(range(300, 306)), gap=6, margin=0)
+    big, big_text = digit_row(t10k, list(range(310, 315)), gap=6, margin=0)
+    big = cv2.resize(big, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_CUBIC)
+    page = np.pad(stack_rows([small, big], gap=5), 20, constant_values=255)
+    segments = segment_digits(ink_map(page))
+    assert [s.row for s in segments] == [0] * 6 + [1] * 5
+    got = client.post("/digits", files={"file": ("p.png", encode(page))}).json()["text"]
+    assert got == f"{small_text}\n{big_text}"
+
+
 def test_a_slanted_fives_bar_joins_its_body() -> None:
     from app.digits.segment import Box, _should_merge
 
