@@ -16,6 +16,12 @@ EVEN_SPLIT = 0.1
 CLEAR_BORDER = 0.25
 # Paper and ink medians closer than this are not two classes: the image holds no ink.
 MIN_CONTRAST = 24.0
+# Where Otsu's split finds no ink, ink lies this many times the paper's spread (its median
+# less its lower quartile: 0.67 sigma of Gaussian noise, so 7 is 4.7 sigma) below the paper's
+# level, and counts where it is at least this many pixels.
+PAPER_NOISE = 7
+MIN_INK_PIXELS = 20
+MIN_MARK_AREA = 12
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,13 @@ def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
     median, split = _median_of_hist(hist), _otsu_of_hist(hist)
     if not hist[: split + 1].any() or not hist[split + 1 :].any():
         split = 127  # one grey level: no split; mid-grey decides
+    elif _ink_and_paper(hist, split) is None:
+        # Otsu split the paper's own noise (writing a tiny share of a large page): the
+        # writing is the side with more pixels far from the paper's level.
+        reach = int(MIN_CONTRAST)
+        far_dark = hist[: median - reach + 1].sum() if median >= reach else 0.0
+        far_light = hist[median + reach :].sum() if median + reach <= 255 else 0.0
+        return 255 - gray if far_light > far_dark else gray
     dark_paper = median <= split
     dark_share = float(hist[: split + 1].sum()) / max(float(hist.sum()), 1.0)
     if abs(dark_share - 0.5) < EVEN_SPLIT and min(gray.shape) >= 3:
@@ -128,29 +141,44 @@ def ink_map(gray: np.ndarray, faint: float | None = None, grid: bool = False) ->
         # may fall between the brighter and the darker paper, too close to tell apart as ink
         # and paper. With the shade lifted, the split is the ink's.
         ink = _binarise(_lift_shade(dark), None, faint, grid)
+    if ink is None:
+        # Writing that is a tiny share of a large, slightly noisy page: Otsu's split falls
+        # inside the paper's own noise, which outweighs it (one row of 28 px digits on a 4 MP
+        # page with noise of sigma 3 read as nothing).
+        ink = _binarise(flat, None, faint, grid, minority=True)
     return _blank(gray.shape) if ink is None else ink
 
 
 def _binarise(
-    gray: np.ndarray, hist: np.ndarray | None, faint: float | None, grid: bool
+    gray: np.ndarray,
+    hist: np.ndarray | None,
+    faint: float | None,
+    grid: bool,
+    minority: bool = False,
 ) -> InkMap | None:
     """`ink_map` of an image with dark ink and even light (`hist`: its histogram, where known);
-    None where it holds no ink."""
+    None where it holds no ink. `minority`: ink is split off PAPER_NOISE times the paper's
+    spread below its level instead of by Otsu, and marks of a few pixels are noise."""
     if grid:
         gridless = remove_grid(gray)
         hist = hist if gridless is gray else None
         gray = gridless
     if hist is None:
         hist = grey_hist(gray)
-    thr, mask = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    t = int(thr)
-    ink_hist, paper_hist = hist[: t + 1], hist[t + 1 :]
-    if ink_hist.sum() == 0 or paper_hist.sum() == 0:
-        return None
-    ink_level = _median_of_hist(ink_hist)
-    paper_level = t + 1 + _median_of_hist(paper_hist)
-    if paper_level - ink_level < MIN_CONTRAST:
-        return None
+    if minority:
+        t = _below_paper_noise(hist)
+        levels = None if t is None else _ink_and_paper(hist, t)
+        if t is None or levels is None:
+            return None
+        mask = _without_noise((gray <= t).view(np.uint8))
+        if not mask.any():
+            return None
+    else:
+        thr, mask = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+        levels = _ink_and_paper(hist, int(thr))
+        if levels is None:
+            return None
+    ink_level, paper_level = levels
     # Strength by lookup table: 0 at the paper's level, 1 at the ink's (anti-aliasing kept).
     lut = np.clip(
         (paper_level - np.arange(256, dtype=np.float32)) / (paper_level - ink_level), 0, 1
@@ -159,6 +187,35 @@ def _binarise(
     if faint is not None:
         mask = grow_faint_ink(mask, strength, faint)
     return InkMap(mask=mask, strength=strength)
+
+
+def _ink_and_paper(hist: np.ndarray, t: int) -> tuple[int, int] | None:
+    """Median levels of the ink (at most `t`) and the paper (above it); None where either
+    side is empty or they lie under MIN_CONTRAST apart (no ink)."""
+    ink_hist, paper_hist = hist[: t + 1], hist[t + 1 :]
+    if ink_hist.sum() == 0 or paper_hist.sum() == 0:
+        return None
+    ink_level = _median_of_hist(ink_hist)
+    paper_level = t + 1 + _median_of_hist(paper_hist)
+    return None if paper_level - ink_level < MIN_CONTRAST else (ink_level, paper_level)
+
+
+def _below_paper_noise(hist: np.ndarray) -> int | None:
+    """A split for ink that is a tiny share of the image: PAPER_NOISE times the paper's
+    spread below its level (at least MIN_CONTRAST), where at least MIN_INK_PIXELS lie."""
+    paper = _median_of_hist(hist)
+    spread = max(1, paper - level_of_hist(hist, 0.25))  # 0.67 sigma of Gaussian noise
+    t = paper - max(int(MIN_CONTRAST), PAPER_NOISE * spread)
+    return t if t >= 0 and hist[: t + 1].sum() >= MIN_INK_PIXELS else None
+
+
+def _without_noise(mask: np.ndarray) -> np.ndarray:
+    """The mask less its marks of under MIN_MARK_AREA pixels: the noise's own tail, beyond
+    the split, lies there in ones and twos."""
+    _count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = (stats[:, cv2.CC_STAT_AREA] >= MIN_MARK_AREA).astype(np.uint8)
+    keep[0] = 0
+    return keep[labels]
 
 
 def grow_faint_ink(mask: np.ndarray, strength: np.ndarray, faint: float) -> np.ndarray:

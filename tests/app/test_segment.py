@@ -8,7 +8,7 @@ from app.digits import segment
 from app.digits.segment import Box, _merge_fragments, segment_digits
 from app.vision import binarize
 from app.vision.binarize import dark_ink, ink_map
-from tests.conftest import digit_row, encode
+from tests.conftest import digit_row, encode, read_text
 from training import digit_sheets
 
 
@@ -129,6 +129,25 @@ def test_faint_writing_on_paper_lit_a_little_unevenly_is_found(t10k) -> None:
     found = ink_map(image).mask > 0
     written = ink > 0.5
     assert (found & written).sum() / (found | written).sum() >= 0.7
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_a_row_of_digits_a_tiny_share_of_a_large_noisy_page_is_read(
+    t10k, client, inverted: bool
+) -> None:
+    # Otsu's split fell inside the paper's noise, which outweighs the writing: the page was
+    # taken for light ink on dark paper and read as one blob (or nothing).
+    row, text = digit_row(t10k, list(range(40, 48)), gap=10, margin=0)
+    rng = np.random.default_rng(0)
+    page = np.full((2000, 2000), 235, np.uint8)
+    page[1000 : 1000 + row.shape[0], 600 : 600 + row.shape[1]] = np.minimum(row, 235)
+    noisy = np.clip(page + rng.normal(0, 6, page.shape), 0, 255).astype(np.uint8)
+    blank = np.clip(235 + rng.normal(0, 6, page.shape), 0, 255).astype(np.uint8)
+    if inverted:
+        noisy, blank = 255 - noisy, 255 - blank
+    assert (dark_ink(noisy) is noisy) != inverted
+    assert read_text(client, noisy) == text
+    assert read_text(client, blank) == ""
 
 
 def test_dark_ink_inverts_light_on_dark_only() -> None:
