@@ -36,6 +36,9 @@ def sniff_format(data: bytes) -> str | None:
 
 # OpenCV's decoders refuse (by raising) a side longer than this, whatever the pixel count.
 MAX_SIDE = 1 << 20
+# Opaque strokes on a mostly transparent canvas lighter than this (mean grey) are light ink:
+# flattened onto black, not white.
+LIGHT_STROKES = 160.0
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
@@ -104,13 +107,26 @@ def _to_gray_u8(img: np.ndarray) -> np.ndarray:
     if channels == 1:
         return img[:, :, 0]
     if channels == 2:  # gray + alpha
-        gray, alpha = img[:, :, 0].astype(np.float32), img[:, :, 1].astype(np.float32) / 255.0
-        return (gray * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+        return _flatten(img[:, :, 0], img[:, :, 1])
     if channels == 4:
-        bgr = img[:, :, :3].astype(np.float32)
-        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
-        img = (bgr * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+        img = _flatten(img[:, :, :3], img[:, :, 3])
     return cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY)
+
+
+def _flatten(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Gray or BGR and its alpha (uint8) flattened onto white; onto black where what is
+    opaque is light strokes on a mostly transparent canvas (white ink drawn on nothing
+    vanished on white)."""
+    opaque = alpha >= 128
+    light = False
+    if opaque.any() and opaque.mean() < 0.5:
+        shade = colour if colour.ndim == 2 else cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+        light = float(shade[opaque].mean()) > LIGHT_STROKES
+    a = alpha.astype(np.float32) / 255.0
+    if colour.ndim == 3:
+        a = a[:, :, None]
+    under = 0.0 if light else 255.0
+    return (colour.astype(np.float32) * a + under * (1.0 - a)).astype(np.uint8)
 
 
 def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:

@@ -49,6 +49,27 @@ def test_decode_image_flattens_alpha_onto_white() -> None:
     assert gray[30, 40] == 255 and gray[10, 7] == 0
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_light_strokes_on_a_transparent_canvas_are_flattened_onto_black(mode: str) -> None:
+    # White ink drawn on nothing (a dark-themed drawing app's export) vanished on white.
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., :3] = 255  # white everywhere, transparent ...
+    rgba[5:15, 5:10, 3] = 255  # ... except an opaque white stroke
+    buf = io.BytesIO()
+    Image.fromarray(rgba).convert(mode).save(buf, format="PNG")
+    gray = decode_image(buf.getvalue(), LIMIT)
+    assert gray[30, 40] == 0 and gray[10, 7] == 255
+
+
+def test_a_mostly_opaque_light_image_keeps_white_under_its_transparent_parts() -> None:
+    # A photo of paper with transparent corners: no strokes on a canvas, so white, as always.
+    rgba = np.full((40, 60, 4), 230, np.uint8)
+    rgba[..., 3] = 255
+    rgba[:5, :5, 3] = 0
+    gray = decode_image(encode(rgba), LIMIT)
+    assert gray[0, 0] == 255 and gray[30, 40] == 230
+
+
 def test_decode_image_reads_palette_png() -> None:
     buf = io.BytesIO()
     Image.fromarray(page()).convert("P").save(buf, format="PNG")
