@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.vision.binarize import grey_hist, level_of_hist
+from app.vision.binarize import dark_ink, grey_hist, level_of_hist
 from app.vision.scale import shrink
 
 # The page is looked for at this size (longest side, pixels): lighting and edges are coarse.
@@ -256,6 +256,26 @@ def paper_only(gray: np.ndarray) -> np.ndarray:
     # Shrunk to about LOOK_SIDE along its longer side, but a line's height kept to look at.
     factor = max(1, min(math.ceil(max(h, w) / LOOK_SIDE), min(h, w) // MIN_LOOK_SIDE))
     small = shrink(gray, factor)  # block averaging: resampling a photo costs ~40 ms
+    if min(small.shape) < MIN_PAGE_SIDE:
+        return gray
+    sh, sw = small.shape
+    middle = small[sh // 4 : sh - sh // 4, sw // 4 : sw - sw // 4]
+    # (Dark paper shows at the border: on a light border, no need to look further.)
+    dark_border = float(_ring(small).mean()) < 128.0
+    if dark_border and dark_ink(small) is not small and dark_ink(middle) is not middle:
+        # Light writing on dark paper, in the whole image and in its middle, where a page
+        # would lie (MNIST's own digits, a blackboard; not a light page on a dark desk):
+        # looked for as dark on light, the strokes were the "paper" and the dark paper
+        # around them a surround.
+        dark_on_light = 255 - gray
+        painted = _painted(dark_on_light, 255 - small, factor)
+        return gray if painted is dark_on_light else 255 - painted
+    return _painted(gray, small, factor)
+
+
+def _painted(gray: np.ndarray, small: np.ndarray, factor: int) -> np.ndarray:
+    """paper_only of dark writing on light paper, `small` being `gray` shrunk `factor` times."""
+    h, w = gray.shape
     page = find_page(small)
     if page is None:
         return gray
