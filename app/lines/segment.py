@@ -211,8 +211,11 @@ def page_skew(
     """The rotation find_lines applies: the projection profile's on a page of several lines;
     on one line its own tilt, where that moves the line by TILT_DRIFT of its height or more
     along its length. `bands`: the mask's, if already known."""
-    bands = _bands(mask) if bands is None else bands
-    if not single_line and len(bands) > 1:
+    if single_line:
+        bands = []
+    elif bands is None:
+        bands = _bands(mask)
+    if len(bands) > 1:
         return estimate_skew(mask)
     tilt = line_tilt(mask)
     if tilt == 0.0:
@@ -220,8 +223,8 @@ def page_skew(
         # components follow no one line.
         # Only a steep tilt is taken from them: a single line of hanzi, whose parts are
         # components of their own, is a tall band too.
-        tall = bands and bands[0][1] - bands[0][0] >= TOUCHING_LINES * _char_height(mask)
-        steep = estimate_skew(mask) if tall and not single_line else 0.0
+        tall = bool(bands) and bands[0][1] - bands[0][0] >= TOUCHING_LINES * _char_height(mask)
+        steep = estimate_skew(mask) if tall else 0.0
         return steep if abs(steep) >= STEEP_PAGE_DEG else 0.0
     _x, _y, width, height = cv2.boundingRect(mask)
     drift = width * abs(math.tan(math.radians(tilt)))

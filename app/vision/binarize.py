@@ -82,11 +82,15 @@ def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
         # paper, and its light is uneven).
         bg = _paper_background(255 - gray if dark_paper else gray)
         even = bg is None or float(bg.max()) - float(bg.min()) <= UNEVEN_LIGHT
-        border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-        dark_border = float((border <= split).mean())
+        dark_border = float((border_ring(gray) <= split).mean())
         if even and abs(dark_border - 0.5) >= CLEAR_BORDER:
             dark_paper = dark_border > 0.5
     return 255 - gray if dark_paper else gray
+
+
+def border_ring(a: np.ndarray) -> np.ndarray:
+    """The image's outermost pixels, once each."""
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
 
 def _paper_background(gray: np.ndarray) -> np.ndarray | None:

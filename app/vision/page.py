@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.vision.binarize import dark_ink, grey_hist, level_of_hist
+from app.vision.binarize import border_ring, dark_ink, grey_hist, level_of_hist
 from app.vision.scale import shrink
 
 # The page is looked for at this size (longest side, pixels): lighting and edges are coarse.
@@ -86,18 +86,13 @@ class Page:
         return np.abs(gray.astype(np.float32) - self.paper) < abs(self.paper - self.cut)
 
 
-def _ring(a: np.ndarray) -> np.ndarray:
-    """The image's outermost pixels, once each."""
-    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
-
-
 def _surround(small: np.ndarray) -> tuple[float, float] | None:
     """(paper level, surround level), or None where the image's border is mostly paper."""
     h, w = small.shape
     # The middle of the image is paper and ink, ink darker and up to half of it in a crop of
     # bold writing: the paper's level is its upper quartile.
     paper = float(level_of_hist(grey_hist(small[h // 4 : h - h // 4, w // 4 : w - w // 4]), 0.75))
-    ring = _ring(small).astype(np.float32)
+    ring = border_ring(small).astype(np.float32)
     edges = (small[0], small[-1], small[:, 0], small[:, -1])
     for sign in (-1.0, 1.0):
         beyond = sign * (ring - paper) >= SURROUND_CONTRAST
@@ -258,19 +253,24 @@ def paper_only(gray: np.ndarray) -> np.ndarray:
     small = shrink(gray, factor)  # block averaging: resampling a photo costs ~40 ms
     if min(small.shape) < MIN_PAGE_SIDE:
         return gray
-    sh, sw = small.shape
-    middle = small[sh // 4 : sh - sh // 4, sw // 4 : sw - sw // 4]
-    # (Dark paper shows at the border: on a light border, no need to look further.)
-    dark_border = float(_ring(small).mean()) < 128.0
-    if dark_border and dark_ink(small) is not small and dark_ink(middle) is not middle:
-        # Light writing on dark paper, in the whole image and in its middle, where a page
-        # would lie (MNIST's own digits, a blackboard; not a light page on a dark desk):
-        # looked for as dark on light, the strokes were the "paper" and the dark paper
-        # around them a surround.
+    if _light_on_dark(small):
+        # Light writing on dark paper (MNIST's own digits, a blackboard): looked for as dark
+        # on light, the strokes were the "paper" and the dark paper around them a surround.
         dark_on_light = 255 - gray
         painted = _painted(dark_on_light, 255 - small, factor)
         return gray if painted is dark_on_light else 255 - painted
     return _painted(gray, small, factor)
+
+
+def _light_on_dark(small: np.ndarray) -> bool:
+    """Whether a (small) image is light writing on dark paper, in the whole image and in its
+    middle half, where a page would lie (a light page on a dark desk is dark only around it).
+    Dark paper shows at the border: on a light border, no need to look further."""
+    if float(border_ring(small).mean()) >= 128.0 or dark_ink(small) is small:
+        return False
+    sh, sw = small.shape
+    middle = small[sh // 4 : sh - sh // 4, sw // 4 : sw - sw // 4]
+    return dark_ink(middle) is not middle
 
 
 def _painted(gray: np.ndarray, small: np.ndarray, factor: int) -> np.ndarray:
