@@ -52,9 +52,10 @@ def _otsu_of_hist(hist: np.ndarray) -> int:
     p = hist / max(float(hist.sum()), 1.0)
     omega = np.cumsum(p)
     mu = np.cumsum(p * np.arange(256))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mu[-1] * omega - mu) ** 2 / (omega * (1.0 - omega))
-    return int(np.argmax(np.nan_to_num(between)))
+    spread = omega * (1.0 - omega)
+    between = np.zeros(256)  # 0 where one side is empty
+    np.divide((mu[-1] * omega - mu) ** 2, spread, out=between, where=spread != 0)
+    return int(np.argmax(between))
 
 
 def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:

@@ -95,10 +95,12 @@ def _surround(small: np.ndarray) -> tuple[float, float] | None:
     ring = border_ring(small).astype(np.float32)
     edges = (small[0], small[-1], small[:, 0], small[:, -1])
     for sign in (-1.0, 1.0):
-        beyond = sign * (ring - paper) >= SURROUND_CONTRAST
+        off = sign * (ring - paper)
+        beyond = off >= SURROUND_CONTRAST
         # A long strip photographed or scanned with dark ends shows its surround only at its
-        # two short sides: a whole side of the image counts too.
-        whole_side = any(
+        # two short sides: a whole side of the image counts too (looked at side by side only
+        # where the ring holds enough such pixels for one: a clean scan's ring holds none).
+        whole_side = np.count_nonzero(off >= SIDE_CONTRAST) >= WHOLE_SIDE * min(h, w) and any(
             (sign * (e.astype(np.float32) - paper) >= SIDE_CONTRAST).mean() >= WHOLE_SIDE
             for e in edges
         )
