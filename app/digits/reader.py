@@ -353,7 +353,8 @@ class DigitReader:
                     break
                 short_line = min(lines[out[singles[a][0]].line], lines[out[singles[b][0]].line]) < 3
                 if _stacked(box_a, box_b) and (
-                    short_line or box_a.union(box_b).height <= 1.7 * singles[a][2]
+                    short_line
+                    or box_a.union(box_b).height <= 1.7 * min(singles[a][2], singles[b][2])
                 ):
                     pairs.append((a, b))
         if not pairs:

@@ -37,6 +37,10 @@ FRAGMENT = 0.6
 # A mark at least this many times as wide as tall is a dash (a rule's remnant, a minus sign,
 # a 5's or 7's bar broken off): no digit by itself, and a row of dashes sets no digit size.
 DASH = 2.0
+# Rounds of taking back specks of the page that are marks of a row of small digits.
+RESTORE_ROUNDS = 4
+# ... each at least this share of the row's digit height along its longer side.
+RESTORE_SIZE = 0.5
 
 
 @dataclass(frozen=True)
@@ -149,14 +153,64 @@ def _reference_height(boxes: list[Box], areas: np.ndarray, few: int = 2) -> floa
     return typical_height(np.array([b.height for b in boxes]), areas, few=few)
 
 
+def _is_mark(b: Box, area: int, ref_h: float) -> bool:
+    """Whether a component is a mark, no speck, beside digits `ref_h` tall."""
+    tiny = area < max(4.0, 0.012 * ref_h * ref_h)
+    short = max(b.width, b.height) < 0.3 * ref_h
+    return not (tiny and short) and max(b.width, b.height) >= 0.12 * ref_h
+
+
 def _drop_specks(boxes: list[Box], areas: np.ndarray, ref_h: float) -> list[int]:
-    keep = []
-    for i, (b, a) in enumerate(zip(boxes, areas, strict=True)):
-        tiny = a < max(4.0, 0.012 * ref_h * ref_h)
-        short = max(b.width, b.height) < 0.3 * ref_h
-        if not (tiny and short) and max(b.width, b.height) >= 0.12 * ref_h:
-            keep.append(i)
-    return keep
+    return [i for i, (b, a) in enumerate(zip(boxes, areas, strict=True)) if _is_mark(b, a, ref_h)]
+
+
+def _small_row_heights(
+    boxes: list[Box], rows: list[list[int]], heights: list[float], ref_h: float
+) -> np.ndarray:
+    """For each mark in a row of small marks only (all under FRAGMENT of the page's digit
+    height, two or more no dashes), the row's digit height: its own (`heights`), or its tallest
+    mark's where it holds too few to tell; inf for every other mark."""
+    out = np.full(len(boxes), np.inf)
+    for row in rows:
+        # Two marks at least: a lone fragment (a bar broken off a digit) makes no row.
+        if sum(not boxes[i].dash for i in row) >= 2 and all(
+            boxes[i].height < FRAGMENT * ref_h for i in row
+        ):
+            own = min(heights[i] for i in row)
+            out[row] = own if own < FRAGMENT * ref_h else max(boxes[i].height for i in row)
+    return out
+
+
+def _marks_of_small_rows(
+    boxes: list[Box], areas: np.ndarray, kept: list[int], small_h: np.ndarray
+) -> list[int]:
+    """`kept` plus the components dropped as specks against the page's digit size that
+    stand beside marks of a row of smaller digits (`small_h`: each kept mark's small row
+    height, `_small_row_heights`) and are no specks at that row's size, nor much smaller
+    than its digits (dotted paper's dots stay out): a small 1 in a row of digits 20 px tall
+    over digits 90 px tall was a speck of the page."""
+    anchors = np.flatnonzero(np.isfinite(small_h))
+    dropped = sorted(set(range(len(boxes))) - set(kept))
+    if not len(anchors) or not dropped:
+        return kept
+    kb = np.array([boxes[kept[n]].corners for n in anchors], np.float64)  # M x 4
+    kh = small_h[anchors]
+    db = np.array([boxes[i].corners for i in dropped], np.float64)  # D x 4
+    # D x M: shares rows with the small mark and lies within 1.5 of its row's height of it.
+    beside = (
+        (np.minimum(db[:, None, 3], kb[None, :, 3]) > np.maximum(db[:, None, 1], kb[None, :, 1]))
+        & (db[:, None, 0] <= kb[None, :, 2] + 1.5 * kh[None, :])
+        & (db[:, None, 2] >= kb[None, :, 0] - 1.5 * kh[None, :])
+    )
+    local = np.where(beside, kh[None, :], np.inf).min(axis=1)
+    extra = [
+        i
+        for i, h in zip(dropped, local, strict=True)
+        if np.isfinite(h)
+        and max(boxes[i].width, boxes[i].height) >= RESTORE_SIZE * h
+        and _is_mark(boxes[i], int(areas[i]), float(h))
+    ]
+    return sorted(kept + extra) if extra else kept
 
 
 def _should_merge(a: Box, b: Box, ref_h: float) -> bool:
@@ -375,6 +429,14 @@ def _blobs_in_rows(
     return blobs, _group_rows([box for box, _ in blobs], blob_h)
 
 
+def _mark_rows(
+    boxes: list[Box], areas: np.ndarray, ref_h: float
+) -> tuple[list[list[int]], list[float]]:
+    """Marks grouped into rows as they are (none merged yet), and each mark's row height."""
+    rows = _group_rows(boxes, [ref_h] * len(boxes))
+    return rows, _row_heights([(box, [i]) for i, box in enumerate(boxes)], rows, areas, ref_h)
+
+
 def _row_heights(
     blobs: list[tuple[Box, list[int]]], rows: list[list[int]], areas: np.ndarray, ref_h: float
 ) -> list[float]:
@@ -441,13 +503,23 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
             f"The image holds {len(kept)} separate marks, more than {max_blobs}; "
             "send a crop with fewer digits."
         )
+    all_boxes, all_areas = boxes, areas
     boxes, areas = [boxes[i] for i in kept], areas[kept]
     # A row of small digits written close above or below bigger ones is no set of fragments
     # of them: marks in rows of their own (before any merging) are judged at their row's size.
     first = [ref_h] * len(boxes)
     if min(b.height for b in boxes) < FRAGMENT * ref_h:  # else no mark may be a fragment
-        marks = [(box, [i]) for i, box in enumerate(boxes)]
-        first = _row_heights(marks, _group_rows(boxes, first), areas, ref_h)
+        rows, first = _mark_rows(boxes, areas, ref_h)
+        # Specks of the page may be marks of a row of small digits: each mark taken back
+        # may stand beside the next (a few rounds reach along a row).
+        for _ in range(RESTORE_ROUNDS):
+            small_h = _small_row_heights(boxes, rows, first, ref_h)
+            wider = _marks_of_small_rows(all_boxes, all_areas, kept, small_h)
+            if len(wider) == len(kept):
+                break
+            kept = wider
+            boxes, areas = [all_boxes[i] for i in kept], all_areas[kept]
+            rows, first = _mark_rows(boxes, areas, ref_h)
     blobs, rows = _blobs_in_rows(boxes, first)
     # Lines may be written at different sizes: where one sets its own typical height,
     # fragments are merged and rows grouped again with it.

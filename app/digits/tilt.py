@@ -5,7 +5,10 @@ break apart or run into each other when digits are grouped into rows (200 `rows`
 turned 12-15 / 20-25 degrees: 62.0 / 1.0% read right, against 91.5% level; levelled, 91.0 /
 91.0%). Each digit's nearest neighbour to its right, in its own row, shows the row's
 direction; their median is the page's tilt, measured from the boxes segmentation found
-anyway (no pixel work unless the page is turned).
+anyway (no pixel work unless the page looks turned). A tilt is undone only where the ink
+bears it out: turned by it, the ink lies in sharper rows than level (digits written far
+apart, in rows closer than their gaps, have their nearest neighbours diagonally in the next
+row: 150 such level sheets read 42.0% right as pages turned 15-40 degrees, now 93.3%).
 """
 
 import math
@@ -31,6 +34,12 @@ MIN_TILT = 8.0
 # this many times longer than wide, within this many degrees of the horizontal.
 ELONGATED = 3.0
 MAX_ROW_TILT = 30.0
+# A tilt is undone only where the ink, turned by it, lies in rows sharper than level: the sum
+# of its squared row profile (in bins of this share of the typical digit height) larger by
+# this share at least. Digits written far apart (gaps of two heights) have their nearest
+# neighbour in the next row, diagonally: a level page of them passed for turned 15-40 degrees.
+PROFILE_BIN = 0.25
+SHARPER = 0.05
 
 
 def page_tilt(boxes: list[Box], mask: np.ndarray) -> float:
@@ -55,9 +64,29 @@ def page_tilt(boxes: list[Box], mask: np.ndarray) -> float:
                     best = (dist, dx, dy)
         if best is not None:
             angles.append(math.atan2(best[2], best[1]))
-    if len(angles) < MIN_PAIRS:
-        return _long_axis(mask)
-    return math.degrees(statistics.median(angles))
+    tilt = _long_axis(mask) if len(angles) < MIN_PAIRS else math.degrees(statistics.median(angles))
+    if not needs_levelling(tilt):
+        return tilt
+    bin_px = PROFILE_BIN * (statistics.median(b.height for b in order) if order else 8.0)
+    return tilt if _rows_sharper(mask, tilt, bin_px) else 0.0
+
+
+def _profile_sharpness(ys: np.ndarray, xs: np.ndarray, angle: float, bin_px: float) -> float:
+    """Sum of the squared row profile of ink pixels (ys, xs) turned by `angle` (as
+    cv2.getRotationMatrix2D turns: y' = -sin * x + cos * y), in bins `bin_px` tall."""
+    a = math.radians(angle)
+    across = (math.cos(a) * ys - math.sin(a) * xs) / max(bin_px, 1.0)
+    profile = np.bincount((across - across.min()).astype(np.int64)).astype(np.float64)
+    return float(np.square(profile).sum())
+
+
+def _rows_sharper(mask: np.ndarray, tilt: float, bin_px: float) -> bool:
+    """Whether the ink turned by `tilt` lies in rows sharper than level (SHARPER)."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return False
+    level = _profile_sharpness(ys, xs, 0.0, bin_px)
+    return _profile_sharpness(ys, xs, tilt, bin_px) >= (1.0 + SHARPER) * level
 
 
 def _long_axis(mask: np.ndarray) -> float:

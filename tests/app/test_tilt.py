@@ -21,10 +21,25 @@ def _row_boxes(angle: float, n: int = 6, y0: float = 100.0, h: int = 30) -> list
     return [Box(40 * k, round(y0 + 40 * k * t), 20, h) for k in range(n)]
 
 
+def _ink(boxes: list[Box]) -> np.ndarray:
+    """A mask with each box filled: the ink the boxes were found in."""
+    mask = np.zeros((400, 400), np.uint8)
+    for b in boxes:
+        mask[b.y : b.y + b.height, b.x : b.x + b.width] = 1
+    return mask
+
+
 @pytest.mark.parametrize("angle", [-20.0, -8.0, 0.0, 5.0, 15.0])
 def test_the_tilt_is_the_direction_of_the_rows(angle: float) -> None:
     boxes = _row_boxes(angle) + _row_boxes(angle, y0=200.0)  # two rows, one above the other
-    assert page_tilt(boxes, np.zeros((10, 10), np.uint8)) == pytest.approx(angle, abs=1.0)
+    assert page_tilt(boxes, _ink(boxes)) == pytest.approx(angle, abs=1.0)
+
+
+def test_a_tilt_the_ink_does_not_bear_out_is_no_tilt() -> None:
+    # Digits two heights apart in rows closer than that: each one's nearest neighbour to the
+    # right is the next row's, diagonally. The page is level; its rows are sharpest level.
+    boxes = [Box(100 * k + 50 * r, 40 + 45 * r, 20, 30) for r in range(2) for k in range(4)]
+    assert page_tilt(boxes, _ink(boxes)) == 0.0
 
 
 def test_a_column_of_digits_and_too_few_tell_no_tilt() -> None:
@@ -76,6 +91,20 @@ def test_sheets_turned_15_degrees_read_as_level_ones(
     turned = [_turned(s.image, 15.0 if k % 2 else -15.0)[0] for k, s in enumerate(sheets)]
     right = sum(read_text(client, img) == s.text for img, s in zip(turned, sheets, strict=True))
     assert right >= 16
+
+
+def test_digits_far_apart_in_close_rows_are_read_row_by_row(
+    client: TestClient, t10k: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # Digits 2.5 heights apart, the lower row just right of the upper one's: each lower
+    # digit's nearest neighbour to the right is the upper row's next. The page passed for
+    # turned 33 degrees and came back "7\n12\n41\n90\n84\n8".
+    top, top_text = digit_row(t10k, [0, 1, 2, 3, 4], gap=50, margin=12)
+    low, low_text = digit_row(t10k, [5, 6, 7, 8, 9], gap=50, margin=12)
+    width = max(top.shape[1], low.shape[1]) + 22
+    top = np.pad(top[:-12], ((0, 0), (0, width - top.shape[1])), constant_values=255)
+    low = np.pad(low[12:], ((0, 0), (22, width - 22 - low.shape[1])), constant_values=255)
+    assert read_text(client, np.vstack([top, low])) == f"{top_text}\n{low_text}"
 
 
 def test_digit_boxes_of_a_turned_row_are_in_the_uploads_pixels(
