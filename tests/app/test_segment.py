@@ -337,21 +337,22 @@ def test_a_digit_cropped_to_its_strokes_keeps_its_polarity(client, t10k, monkeyp
     assert all(dark_ink(g) is not g for g in crops.values())
 
 
-def test_a_row_of_small_digits_over_much_taller_ones_keeps_every_digit(t10k, client) -> None:
-    # Digits 4.5 times as tall set the page's digit size: the small row's 1s were specks of
-    # it, and only its other digits were read.
-    small, small_text = digit_row(t10k, [0, 1, 2, 3, 4, 5], gap=10, margin=0)
-    big, big_text = digit_row(t10k, [6, 7, 8, 9, 10], gap=4, margin=0)
-    big = cv2.resize(big, None, fx=4.5, fy=4.5, interpolation=cv2.INTER_CUBIC)
-    page = np.pad(stack_rows([small, big], gap=8), 20, constant_values=255)
-    assert read_text(client, page) == f"{small_text}\n{big_text}"
-
-
-def test_a_small_digit_right_above_a_taller_one_is_no_half_of_it(t10k, client) -> None:
-    # A small 2 over a 2 three times its size read as one 2 with it: joined as the halves of
-    # a digit broken at its waist, judged by the taller row's digit size.
-    small, small_text = digit_row(t10k, [1, 0, 2, 3, 4, 5], gap=10, margin=0)
-    big, big_text = digit_row(t10k, [35, 6, 7, 8, 9], gap=4, margin=0)
-    big = cv2.resize(big, None, fx=3.0, fy=3.0, interpolation=cv2.INTER_CUBIC)
-    page = np.pad(stack_rows([small, big], gap=4), 20, constant_values=255)
+@pytest.mark.parametrize(
+    ("small_digits", "big_digits", "factor", "gap"),
+    [
+        # Digits 4.5 times as tall set the page's digit size: the small row's 1s were specks
+        # of it, and only its other digits were read.
+        ([0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10], 4.5, 8),
+        # A small 2 over a 2 three times its size read as one 2 with it: joined as the halves
+        # of a digit broken at its waist, judged by the taller row's digit size.
+        ([1, 0, 2, 3, 4, 5], [35, 6, 7, 8, 9], 3.0, 4),
+    ],
+)
+def test_a_row_of_small_digits_over_much_taller_ones_keeps_every_digit(
+    t10k, client, small_digits: list[int], big_digits: list[int], factor: float, gap: int
+) -> None:
+    small, small_text = digit_row(t10k, small_digits, gap=10, margin=0)
+    big, big_text = digit_row(t10k, big_digits, gap=4, margin=0)
+    big = cv2.resize(big, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    page = np.pad(stack_rows([small, big], gap=gap), 20, constant_values=255)
     assert read_text(client, page) == f"{small_text}\n{big_text}"
