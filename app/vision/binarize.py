@@ -9,6 +9,10 @@ from app.vision.grid import remove_grid
 
 # Background variation (grey levels) above which illumination counts as uneven (phone photos).
 UNEVEN_LIGHT = 28.0
+# ... or above this share of the ink's contrast with the paper: on kraft paper in red ink
+# (ink 60 levels below the paper) a shade of 26 levels was no even light, and the shaded
+# corner came out as one page-sized blob of ink.
+SHADE_OF_CONTRAST = 0.3
 # Where neither side of Otsu's split holds this much more than half of the image, the median
 # does not tell the paper; the image's border does where at least this much more than half of
 # it lies on one side.
@@ -107,13 +111,16 @@ def _paper_background(gray: np.ndarray) -> np.ndarray | None:
     return cv2.blur(cv2.dilate(small, np.ones((k, k), np.uint8)), (k, k))
 
 
-def flatten_illumination(gray: np.ndarray) -> np.ndarray:
-    """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are."""
+def flatten_illumination(gray: np.ndarray, contrast: float | None = None) -> np.ndarray:
+    """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are
+    (`contrast`: the ink's below the paper, where known, which the light's unevenness is
+    also measured against)."""
     bg = _paper_background(gray)
     if bg is None:
         return gray
     lo, hi = cv2.minMaxLoc(bg)[:2]
-    if hi - lo <= UNEVEN_LIGHT:
+    even = UNEVEN_LIGHT if contrast is None else min(UNEVEN_LIGHT, SHADE_OF_CONTRAST * contrast)
+    if hi - lo <= even:
         return gray
     bg = cv2.resize(bg, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     return cv2.divide(gray, bg, scale=255.0)
@@ -139,7 +146,8 @@ def ink_map(gray: np.ndarray, faint: float | None = None, grid: bool = False) ->
     dark = dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
-    flat = flatten_illumination(dark)
+    split = _ink_and_paper(hist, _otsu_of_hist(hist))
+    flat = flatten_illumination(dark, None if split is None else split[1] - split[0])
     ink = _binarise(flat, hist if flat is dark else None, faint, grid)
     if ink is None and flat is dark:
         # Faint writing on paper lit a little unevenly (less than UNEVEN_LIGHT): Otsu's split

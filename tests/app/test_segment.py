@@ -356,3 +356,21 @@ def test_a_row_of_small_digits_over_much_taller_ones_keeps_every_digit(
     big = cv2.resize(big, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
     page = np.pad(stack_rows([small, big], gap=gap), 20, constant_values=255)
     assert read_text(client, page) == f"{small_text}\n{big_text}"
+
+
+def test_red_ink_on_kraft_paper_in_shade_is_read(t10k, client) -> None:
+    # Ink about 60 grey levels below the paper, its far corner 16% darker than where the
+    # light falls (25 levels by the paper's estimate): too little to count as uneven light
+    # on white paper, but here the shaded paper became ink and the page read "2".
+    rows = [digit_row(t10k, list(range(k, k + 6)), gap=14, margin=0) for k in (50, 60, 70)]
+    ink = 1.0 - stack_rows([r for r, _ in rows], gap=14).astype(np.float32) / 255.0
+    ink = cv2.resize(np.pad(ink, 24), None, fx=1.6, fy=1.6, interpolation=cv2.INTER_LINEAR)
+    h, w = ink.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.sqrt(((xx - 0.3 * w) / w) ** 2 + ((yy - 0.3 * h) / h) ** 2)
+    shade = (1.0 - 0.16 * np.clip(r / 0.7, 0, 1) ** 2)[..., None]
+    kraft, red = np.float32([95, 150, 195]), np.float32([40, 40, 200])
+    image = (kraft * (1 - ink[..., None]) + red * ink[..., None]) * shade
+    image += np.random.default_rng(3).normal(0, 5, image.shape)
+    image = cv2.GaussianBlur(np.clip(image, 0, 255).astype(np.uint8), (0, 0), 0.6)
+    assert read_text(client, image) == "\n".join(text for _, text in rows)
