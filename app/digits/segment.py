@@ -37,6 +37,11 @@ FRAGMENT = 0.6
 # A mark at least this many times as wide as tall is a dash (a rule's remnant, a minus sign,
 # a 5's or 7's bar broken off): no digit by itself, and a row of dashes sets no digit size.
 DASH = 2.0
+# Close neighbours (at most this many digit heights apart across) whose vertical extents
+# overlap by more than this share of the shorter one's height are on one line: a baseline
+# that waves steps by half a digit height from one digit to the next.
+WAVY_GAP = 1.0
+WAVY_OVERLAP = 0.2
 # Rounds of taking back specks of the page that are marks of a row of small digits.
 RESTORE_ROUNDS = 4
 # ... each at least this share of the row's digit height along its longer side.
@@ -299,12 +304,16 @@ def _gap_between(a: Box, b: Box) -> int:
     )
 
 
-def _same_row(a: Box, b: Box, ref_h: float) -> bool:
-    """Neighbours on one line of writing share most of their vertical extent."""
+def _same_row(a: Box, b: Box, ref_h: float, loose: bool = False) -> bool:
+    """Neighbours on one line of writing share most of their vertical extent; `loose`: close
+    neighbours (within WAVY_GAP of the digit height across) share some of it, where the
+    baseline waves."""
     overlap = min(a.bottom, b.bottom) - max(a.y, b.y)
     if overlap <= 0:
         return False
     gap_x = max(a.x, b.x) - min(a.right, b.right)
+    if loose and gap_x <= WAVY_GAP * ref_h:
+        return overlap > WAVY_OVERLAP * min(a.height, b.height)
     return (
         overlap >= 0.5 * min(a.height, b.height)
         and overlap >= 0.3 * max(a.height, b.height)
@@ -312,16 +321,40 @@ def _same_row(a: Box, b: Box, ref_h: float) -> bool:
     )
 
 
+def _stacked_in(row: list[int], boxes: list[Box]) -> bool:
+    """Whether two blobs of a row stand one above the other (sharing half the narrower's
+    columns): no one line of writing does that, two lines run together do."""
+    by_x = sorted(row, key=lambda i: boxes[i].x)
+    for k, i in enumerate(by_x):
+        for j in by_x[k + 1 :]:
+            if boxes[j].x >= boxes[i].right:
+                break
+            shared = min(boxes[i].right, boxes[j].right) - boxes[j].x
+            if shared >= 0.5 * min(boxes[i].width, boxes[j].width):
+                return True
+    return False
+
+
 def _group_rows(boxes: list[Box], ref_h: list[float]) -> list[list[int]]:
     """Rows are chains of neighbours that overlap vertically, so a sloping or drifting line
-    stays one row; rows come top to bottom, blobs left to right."""
-    pairs = (
-        (i, j)
-        for i in range(len(boxes))
-        for j in range(i + 1, len(boxes))
-        if _same_row(boxes[i], boxes[j], max(ref_h[i], ref_h[j]))
-    )
-    rows = [sorted(g, key=lambda i: boxes[i].x) for g in _connected_groups(len(boxes), pairs)]
+    stays one row, and close neighbours that overlap a little, so a waving one does too
+    (digits stepping half their height up or down from one to the next); a row so chained
+    that holds blobs one above the other is two lines run together, and is chained again
+    strictly. Rows come top to bottom, blobs left to right."""
+
+    def chained(ids: list[int], loose: bool) -> list[list[int]]:
+        pairs = (
+            (p, q)
+            for p in range(len(ids))
+            for q in range(p + 1, len(ids))
+            if _same_row(boxes[ids[p]], boxes[ids[q]], max(ref_h[ids[p]], ref_h[ids[q]]), loose)
+        )
+        return [[ids[k] for k in group] for group in _connected_groups(len(ids), pairs)]
+
+    rows = []
+    for row in chained(list(range(len(boxes))), loose=True):
+        rows += chained(row, loose=False) if _stacked_in(row, boxes) else [row]
+    rows = [sorted(g, key=lambda i: boxes[i].x) for g in rows]
     return sorted(rows, key=lambda row: statistics.fmean(boxes[i].cy for i in row))
 
 

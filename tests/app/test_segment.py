@@ -374,3 +374,16 @@ def test_red_ink_on_kraft_paper_in_shade_is_read(t10k, client) -> None:
     image += np.random.default_rng(3).normal(0, 5, image.shape)
     image = cv2.GaussianBlur(np.clip(image, 0, 255).astype(np.uint8), (0, 0), 0.6)
     assert read_text(client, image) == "\n".join(text for _, text in rows)
+
+
+def test_a_row_whose_baseline_waves_stays_one_row(t10k, client) -> None:
+    # Every other digit 15 px lower (digits 20 px tall): neighbours overlap by less than
+    # half their height, and the row fell apart into two (wavy rows sheets of an
+    # independent generator, amplitude 0.4-0.6 of the height: 38 -> 88% read right).
+    images, labels = t10k
+    indices = list(range(80, 87))
+    page = np.full((28 * 3, 36 * len(indices) + 40), 255, np.uint8)
+    for k, i in enumerate(indices):
+        y = 28 + (15 if k % 2 else 0)
+        page[y : y + 28, 20 + 36 * k : 48 + 36 * k] = 255 - images[i]
+    assert read_text(client, page) == "".join(str(int(labels[i])) for i in indices)
