@@ -489,8 +489,12 @@ def _row_heights(
 
 def digit_ink(gray: np.ndarray) -> InkMap:
     """The ink map digits are found in, squared paper's grid and form lines (or a notebook's
-    ruling) removed (the service and training both use this one)."""
-    return remove_rules(ink_map(gray, faint=FAINT_INK, grid=True), ruling=FAINT_INK)
+    ruling) removed (the service and training both use this one). Uneven light is flattened
+    keeping its edges (`ink_map`'s `sharp_light`): each digit is brought to full contrast
+    on its own afterwards, while the line model reads the strength map as it was trained."""
+    return remove_rules(
+        ink_map(gray, faint=FAINT_INK, grid=True, sharp_light=True), ruling=FAINT_INK
+    )
 
 
 # A large image is read shrunk so that its digits stay at least this tall: the service is

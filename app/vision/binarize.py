@@ -13,6 +13,10 @@ UNEVEN_LIGHT = 28.0
 # (ink 60 levels below the paper) a shade of 26 levels was no even light, and the shaded
 # corner came out as one page-sized blob of ink.
 SHADE_OF_CONTRAST = 0.3
+# The light's edges are kept (a closing) with a kernel of at least this many pixels of the
+# small image: a smaller one is no wider than a stroke there, and the closing would bring
+# back into the paper's level the strokes the max filter only thinned.
+CLOSING_KERNEL = 7
 # Where neither side of Otsu's split holds this much more than half of the image, the median
 # does not tell the paper; the image's border does where at least this much more than half of
 # it lies on one side.
@@ -98,9 +102,13 @@ def border_ring(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
 
-def _paper_background(gray: np.ndarray) -> np.ndarray | None:
+def _paper_background(gray: np.ndarray, sharp_light: bool = False) -> np.ndarray | None:
     """The paper's brightness at low resolution (lighting varies slowly): a max filter, which
-    erases ink strokes narrower than its kernel, then a blur; None for a tiny image."""
+    erases ink strokes narrower than its kernel, then a blur; None for a tiny image. With
+    `sharp_light`, a min filter follows the max filter (a closing) where the kernel is
+    CLOSING_KERNEL or more: an edge between brighter and darker light (a shadow's, a surround
+    nearly the paper's colour) stays where it is instead of the brighter side spreading
+    across the darker paper, which then passed for ink."""
     h, w = gray.shape
     if min(h, w) < 16:
         return None
@@ -108,14 +116,20 @@ def _paper_background(gray: np.ndarray) -> np.ndarray | None:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     k = max(3, (min(small.shape) // 6) | 1)
-    return cv2.blur(cv2.dilate(small, np.ones((k, k), np.uint8)), (k, k))
+    kernel = np.ones((k, k), np.uint8)
+    level = cv2.dilate(small, kernel)
+    if sharp_light and k >= CLOSING_KERNEL:
+        level = cv2.erode(level, kernel, borderType=cv2.BORDER_REPLICATE)
+    return cv2.blur(level, (k, k))
 
 
-def flatten_illumination(gray: np.ndarray, contrast: float | None = None) -> np.ndarray:
+def flatten_illumination(
+    gray: np.ndarray, contrast: float | None = None, sharp_light: bool = False
+) -> np.ndarray:
     """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are
     (`contrast`: the ink's below the paper, where known, which the light's unevenness is
-    also measured against)."""
-    bg = _paper_background(gray)
+    also measured against; `sharp_light`: see `_paper_background`)."""
+    bg = _paper_background(gray, sharp_light)
     if bg is None:
         return gray
     lo, hi = cv2.minMaxLoc(bg)[:2]
@@ -137,17 +151,21 @@ def _lift_shade(gray: np.ndarray) -> np.ndarray:
     return cv2.add(gray, cv2.resize(lack, gray.shape[::-1], interpolation=cv2.INTER_LINEAR))
 
 
-def ink_map(gray: np.ndarray, faint: float | None = None, grid: bool = False) -> InkMap:
+def ink_map(
+    gray: np.ndarray, faint: float | None = None, grid: bool = False, sharp_light: bool = False
+) -> InkMap:
     """Binarise a grayscale image of any polarity and lighting into an ink mask and strength.
     With `faint`, ink at least that strong joins the mask where it touches the mask's ink
     (hysteresis: `grow_faint_ink`); with `grid`, a squared paper's grid is painted out first
-    (`remove_grid`)."""
+    (`remove_grid`); with `sharp_light`, uneven light is flattened keeping its edges
+    (`_paper_background`)."""
     hist = grey_hist(gray)
     dark = dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
     split = _ink_and_paper(hist, _otsu_of_hist(hist))
-    flat = flatten_illumination(dark, None if split is None else split[1] - split[0])
+    contrast = None if split is None else split[1] - split[0]
+    flat = flatten_illumination(dark, contrast, sharp_light)
     ink = _binarise(flat, hist if flat is dark else None, faint, grid)
     if ink is None and flat is dark:
         # Faint writing on paper lit a little unevenly (less than UNEVEN_LIGHT): Otsu's split
