@@ -39,6 +39,8 @@ SIDE_CONTRAST = 72.0
 PAGE_MIN, PAGE_MAX = 0.2, 0.99
 # A page's hull fills at least this share of its smallest enclosing (turned) rectangle.
 PAGE_BOXY = 0.85
+# ... or four corners trace it within this share of its perimeter (a circle needs seven).
+QUAD_FIT = 0.02
 # A page is mostly paper (and the ink on it): this share of its hull at least.
 PAGE_SHARE = 0.6
 # At most this share of the page is much brighter than its paper (glare, uneven light).
@@ -47,6 +49,9 @@ BRIGHTER_THAN_PAPER = 0.25
 OUTSIDE_SHARE = 0.9
 # ... and at most this share of it is much darker than the surround: ink.
 OUTSIDE_INK = 0.02
+# ... darker than the surround by at least this many times its grain's spread (a textured
+# desk's dark grains are no writing).
+GRAIN_SIGMAS = 3.0
 # Pixels (of the small image) inside the page's edge compared with those as far and 3 times
 # as far outside it, for a step.
 EDGE_BAND = 2
@@ -144,9 +149,7 @@ def _page_at(
         (labels == largest).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
     )
     hull = cv2.convexHull(np.concatenate(outline))
-    # A sheet is four-sided, even turned or in perspective (a bold digit's hull is no box).
-    (_, _), (box_w, box_h), _ = cv2.minAreaRect(hull)
-    if cv2.contourArea(hull) < PAGE_BOXY * box_w * box_h:
+    if not _four_sided(hull):
         return None
     cv2.fillConvexPoly(page.hull, hull, 1)
     inside = page.hull.astype(bool)
@@ -158,7 +161,12 @@ def _page_at(
     if 1 - side[~inside].mean() < OUTSIDE_SHARE:
         return None
     away = cv2.dilate(page.hull, np.ones((2 * EDGE_BAND + 1, 2 * EDGE_BAND + 1), np.uint8)) == 0
-    if not away.any() or (small[away] < surround - SURROUND_CONTRAST).mean() > OUTSIDE_INK:
+    if not away.any():
+        return None
+    # Ink lies further below the surround than its own grain does (a desk's wood or fabric).
+    outside = small[away].astype(np.float32)
+    grain = GRAIN_SIGMAS * 1.4826 * float(np.median(np.abs(outside - np.median(outside))))
+    if (outside < surround - max(SURROUND_CONTRAST, grain)).mean() > OUTSIDE_INK:
         return None
     # Nothing on a page is much brighter than its paper (a bold digit's ink, taken for paper
     # in the middle of a tight crop, holds the paper inside its loops).
@@ -168,6 +176,17 @@ def _page_at(
     if not _edge_is_a_step(small, edge, page, surround, cut if local else None):
         return None
     return page
+
+
+def _four_sided(hull: np.ndarray) -> bool:
+    """Whether a hull is a sheet's: four-sided, even turned or in perspective (a bold digit's
+    hull is no box). It fills most of its smallest enclosing rectangle, or, a sheet seen
+    from a side whose far edge is shorter (a trapezoid fills (1 + far / near) / 2 of its
+    rectangle), four corners trace it."""
+    (_, _), (box_w, box_h), _ = cv2.minAreaRect(hull)
+    if cv2.contourArea(hull) >= PAGE_BOXY * box_w * box_h:
+        return True
+    return len(cv2.approxPolyDP(hull, QUAD_FIT * cv2.arcLength(hull, True), True)) == 4
 
 
 def _edge_is_a_step(

@@ -236,3 +236,31 @@ def test_a_strip_scanned_with_dark_ends_reads_without_them(
     # The premise: with the surround judged on the whole border only, the strip has none.
     monkeypatch.setattr(page_module, "WHOLE_SIDE", 2.0)
     assert paper_only(ends) is ends
+
+
+@pytest.mark.parametrize(
+    ("far", "grain"),
+    [
+        (0.6, 10.0),  # a trapezoid fills 0.8 of its rectangle: it passed for no sheet
+        (0.9, 30.0),  # a coarse-grained desk's dark grains passed for writing beside the page
+    ],
+)
+def test_a_page_seen_from_a_side_on_a_textured_desk_is_found(
+    client: TestClient, t10k, far: float, grain: float
+) -> None:
+    page, text = digit_page(t10k)
+    h, w = page.shape
+    margin = 60
+    near = np.float32([[margin, margin + h], [margin + w, margin + h]])
+    inset = (1 - far) * w / 2
+    top = np.float32([[margin + inset, margin], [margin + w - inset, margin]])
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    warp = cv2.getPerspectiveTransform(corners, np.vstack([top, near[::-1]]))
+    size = (w + 2 * margin, h + 2 * margin)
+    placed = cv2.warpPerspective(page.astype(np.float32), warp, size)
+    inside = cv2.warpPerspective(np.ones((h, w), np.float32), warp, size)
+    # Grains a few pixels across, as a wood or fabric desk photographed.
+    noise = np.random.default_rng(1).normal(80, grain, (size[1] // 4, size[0] // 4))
+    desk = cv2.resize(noise.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    photo = np.clip(placed * inside + desk * (1 - inside), 0, 255).astype(np.uint8)
+    assert client.post("/digits", files={"file": ("p.png", encode(photo))}).json()["text"] == text
