@@ -13,6 +13,10 @@ UNEVEN_LIGHT = 28.0
 # (ink 60 levels below the paper) a shade of 26 levels was no even light, and the shaded
 # corner came out as one page-sized blob of ink.
 SHADE_OF_CONTRAST = 0.3
+# The paper's level is looked at this many pixels across (longer side), or, keeping the
+# light's edges, twice as many.
+LOOK = 96.0
+SHARP_LOOK = 192.0
 # The light's edges are kept (a closing) with a kernel of at least this many pixels of the
 # small image: a smaller one is no wider than a stroke there, and the closing would bring
 # back into the paper's level the strokes the max filter only thinned.
@@ -102,24 +106,29 @@ def border_ring(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
 
-def _paper_background(gray: np.ndarray, sharp_light: bool = False) -> np.ndarray | None:
-    """The paper's brightness at low resolution (lighting varies slowly): a max filter, which
-    erases ink strokes narrower than its kernel, then a blur; None for a tiny image. With
-    `sharp_light`, a min filter follows the max filter (a closing) where the kernel is
-    CLOSING_KERNEL or more: an edge between brighter and darker light (a shadow's, a surround
-    nearly the paper's colour) stays where it is instead of the brighter side spreading
-    across the darker paper, which then passed for ink."""
+def _paper_background(
+    gray: np.ndarray, closing: bool = False, side: float = LOOK, blur: bool = True
+) -> np.ndarray | None:
+    """The paper's brightness at low resolution (about `side` pixels across; lighting varies
+    slowly): a max filter, which erases ink strokes narrower than its kernel, then a blur;
+    None for a tiny image. With `closing`, a min filter follows the max filter where the
+    kernel is CLOSING_KERNEL or more: an edge between brighter and darker light (a shadow's,
+    a surround nearly the paper's colour) stays where it is instead of the brighter side
+    spreading across the darker paper, which then passed for ink; without `blur`, it stays
+    sharp (the closing's level is flat between edges already)."""
     h, w = gray.shape
     if min(h, w) < 16:
         return None
-    scale = min(1.0, 96.0 / max(h, w))
+    scale = min(1.0, side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     k = max(3, (min(small.shape) // 6) | 1)
     kernel = np.ones((k, k), np.uint8)
     level = cv2.dilate(small, kernel)
-    if sharp_light and k >= CLOSING_KERNEL:
+    if closing and k >= CLOSING_KERNEL:
         level = cv2.erode(level, kernel, borderType=cv2.BORDER_REPLICATE)
+        if not blur:
+            return level
     return cv2.blur(level, (k, k))
 
 
@@ -128,14 +137,24 @@ def flatten_illumination(
 ) -> np.ndarray:
     """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are
     (`contrast`: the ink's below the paper, where known, which the light's unevenness is
-    also measured against; `sharp_light`: see `_paper_background`)."""
-    bg = _paper_background(gray, sharp_light)
+    also measured against; `sharp_light`: the light is divided out keeping its edges, see
+    `_paper_background`)."""
+    bg = _paper_background(gray)
     if bg is None:
         return gray
     lo, hi = cv2.minMaxLoc(bg)[:2]
     even = UNEVEN_LIGHT if contrast is None else min(UNEVEN_LIGHT, SHADE_OF_CONTRAST * contrast)
     if hi - lo <= even:
         return gray
+    if sharp_light:
+        # Finer and unblurred where the image is large enough that its strokes are thin
+        # beside the kernel (a crop of a few bold digits is not).
+        large = max(gray.shape) > SHARP_LOOK
+        bg = (
+            _paper_background(gray, closing=True, side=SHARP_LOOK, blur=False)
+            if large
+            else _paper_background(gray, closing=True)
+        )
     bg = cv2.resize(bg, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     return cv2.divide(gray, bg, scale=255.0)
 

@@ -283,3 +283,21 @@ def test_a_shaded_page_against_a_surround_of_its_own_colour_keeps_its_edges(
     # The premise: with the light's edges smoothed over, the page misreads.
     monkeypatch.setattr(binarize, "CLOSING_KERNEL", 10**6)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != "8106\n06671"
+
+
+def test_a_sharp_shadow_over_part_of_the_page_keeps_its_edge(
+    client: TestClient, t10k, monkeypatch
+) -> None:
+    # A phone's shadow over the page's top right corner, 40% darker, with a sharp edge: the
+    # light divided out smoothly, its edge became ink and the digits under it were lost.
+    page, text = digit_page(t10k)
+    h, w = page.shape
+    shade = np.ones((h, w), np.float32)
+    corner = np.array([[0.55, 0], [1, 0], [1, 0.6], [0.62, 0.45]]) * [w, h]
+    cv2.fillPoly(shade, [corner.astype(np.int32)], 0.6)
+    noise = np.random.default_rng(0).normal(0, 3, page.shape)
+    body = encode(np.clip(page * shade + noise, 0, 255).astype(np.uint8))
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
+    # The premise: with the light's edges smoothed over, the digits in the shadow are lost.
+    monkeypatch.setattr(binarize, "CLOSING_KERNEL", 10**6)
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
