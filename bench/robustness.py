@@ -1,6 +1,6 @@
 """How /digits and /lines hold up when the same held-out images are photographed or printed
 differently: rotated, shrunk, enlarged pixel by pixel, blurred, noisy, pencil-pale, on squared
-or dotted paper, on a desk.
+or dotted paper, on a desk, under a sharp shadow, folded, on kraft paper.
 
     python bench/robustness.py digits --count 200 [--variants none rot3 pencil ...]
     python bench/robustness.py lines --count 60 [--set mixed]
@@ -90,6 +90,49 @@ def _desk(img: Image, rng: np.random.Generator, white: bool = False) -> Image:
     return (page * alpha + desk * (1 - alpha)).astype(np.uint8)
 
 
+def _shadow(img: Image, rng: np.random.Generator) -> Image:
+    """A phone's or hand's sharp shadow, 30-60% darker, reaching 30-70% of the way in from
+    one side of the page."""
+    h, w = img.shape[:2]
+    reach, (a, b) = rng.uniform(0.3, 0.7), np.sort(rng.uniform(-0.2, 1.2, 2))
+    pts = np.float32([[0, a], [reach * rng.uniform(0.7, 1.0), a], [reach, b], [0, b]])
+    side = int(rng.integers(4))
+    if side >= 2:  # from the top or the bottom instead of a side
+        pts = pts[:, ::-1]
+    if side % 2:  # from the right or the bottom
+        pts = 1 - pts
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillPoly(mask, [np.int32(pts * np.float32([w, h]))], 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(0.8, 2.0))
+    return (img * (1 - rng.uniform(0.3, 0.6) * mask)[..., None]).astype(np.uint8)
+
+
+def _crease(img: Image, rng: np.random.Generator) -> Image:
+    """A fold across the page: a thin dark line, and the light 10-20% lower beyond it."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    (a, b), across = rng.uniform(0.2, 0.8, 2), rng.random() < 0.5
+    dist = yy - (a + (b - a) * xx / w) * h if across else xx - (a + (b - a) * yy / h) * w
+    step = cv2.GaussianBlur(
+        np.where(dist > 0, rng.uniform(0.8, 0.9), 1.0).astype(np.float32), (0, 0), 1.0
+    )
+    line = 1 - rng.uniform(0.25, 0.45) * np.exp(-((dist / rng.uniform(0.8, 1.4)) ** 2))
+    return np.clip(img * (step * line)[..., None], 0, 255).astype(np.uint8)
+
+
+def _kraft(img: Image, rng: np.random.Generator) -> Image:
+    """Red or blue ink on brown kraft paper, shaded 15-30% towards a corner."""
+    h, w = img.shape[:2]
+    ink = 1.0 - img[..., :1].astype(np.float32) / 255.0
+    colour = np.float32([40, 40, 200] if rng.random() < 0.5 else [170, 60, 20])
+    out = np.float32([95, 150, 195]) * (1 - ink) + colour * ink
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = rng.uniform(0.3, 0.7, 2)
+    r = np.sqrt(((xx / w - cx) ** 2) + ((yy / h - cy) ** 2))
+    out *= (1 - rng.uniform(0.15, 0.3) * np.clip(r / 0.7, 0, 1) ** 2)[..., None]
+    return np.clip(out + rng.normal(0, 4, out.shape), 0, 255).astype(np.uint8)
+
+
 def _jpeg(img: Image, quality: int) -> Image:
     _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -135,6 +178,9 @@ def variants(rng: np.random.Generator) -> dict[str, Callable[[Image], Image]]:
         "inverted": lambda img: 255 - img,
         "desk": lambda img: _desk(img, rng),
         "whitetable": lambda img: _desk(img, rng, white=True),
+        "shadow": lambda img: _shadow(img, rng),
+        "crease": lambda img: _crease(img, rng),
+        "kraft": lambda img: _kraft(img, rng),
     }
 
 
