@@ -187,20 +187,27 @@ def _small_row_heights(
 
 
 def _marks_of_small_rows(
-    boxes: list[Box], areas: np.ndarray, kept: list[int], small_h: np.ndarray
+    corners: np.ndarray, areas: np.ndarray, kept: list[int], small_h: np.ndarray
 ) -> list[int]:
     """`kept` plus the components dropped as specks against the page's digit size that
     stand beside marks of a row of smaller digits (`small_h`: each kept mark's small row
     height, `_small_row_heights`) and are no specks at that row's size, nor much smaller
     than its digits (dotted paper's dots stay out): a small 1 in a row of digits 20 px tall
-    over digits 90 px tall was a speck of the page."""
+    over digits 90 px tall was a speck of the page. `corners`: N x 4 (x0, y0, x1, y1) of
+    every component."""
     anchors = np.flatnonzero(np.isfinite(small_h))
-    dropped = sorted(set(range(len(boxes))) - set(kept))
-    if not len(anchors) or not dropped:
+    if not len(anchors):
         return kept
-    kb = np.array([boxes[kept[n]].corners for n in anchors], np.float64)  # M x 4
     kh = small_h[anchors]
-    db = np.array([boxes[i].corners for i in dropped], np.float64)  # D x 4
+    kb = corners[np.asarray(kept)[anchors]]  # M x 4
+    # Only components long enough for the smallest row (a noisy page's specks are many).
+    dropped = np.ones(len(corners), bool)
+    dropped[kept] = False
+    side = np.maximum(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1])
+    candidates = np.flatnonzero(dropped & (side >= RESTORE_SIZE * kh.min()))
+    if not len(candidates):
+        return kept
+    db = corners[candidates]  # D x 4
     # D x M: shares rows with the small mark and lies within 1.5 of its row's height of it.
     beside = (
         (np.minimum(db[:, None, 3], kb[None, :, 3]) > np.maximum(db[:, None, 1], kb[None, :, 1]))
@@ -209,13 +216,18 @@ def _marks_of_small_rows(
     )
     local = np.where(beside, kh[None, :], np.inf).min(axis=1)
     extra = [
-        i
-        for i, h in zip(dropped, local, strict=True)
+        int(i)
+        for i, h in zip(candidates, local, strict=True)
         if np.isfinite(h)
-        and max(boxes[i].width, boxes[i].height) >= RESTORE_SIZE * h
-        and _is_mark(boxes[i], int(areas[i]), float(h))
+        and side[i] >= RESTORE_SIZE * h
+        and _is_mark(_box(corners[i]), int(areas[i]), float(h))
     ]
     return sorted(kept + extra) if extra else kept
+
+
+def _box(corners: np.ndarray) -> Box:
+    x0, y0, x1, y1 = (int(v) for v in corners)
+    return Box(x0, y0, x1 - x0, y1 - y0)
 
 
 def _should_merge(a: Box, b: Box, ref_h: float) -> bool:
@@ -547,11 +559,12 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
     first = [ref_h] * len(boxes)
     if min(b.height for b in boxes) < FRAGMENT * ref_h:  # else no mark may be a fragment
         rows, first = _mark_rows(boxes, areas, ref_h)
+        corners = np.array([b.corners for b in all_boxes], np.float64)  # N x 4
         # Specks of the page may be marks of a row of small digits: each mark taken back
         # may stand beside the next (a few rounds reach along a row).
         for _ in range(RESTORE_ROUNDS):
             small_h = _small_row_heights(boxes, rows, first, ref_h)
-            wider = _marks_of_small_rows(all_boxes, all_areas, kept, small_h)
+            wider = _marks_of_small_rows(corners, all_areas, kept, small_h)
             if len(wider) == len(kept):
                 break
             kept = wider
