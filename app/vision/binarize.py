@@ -133,18 +133,17 @@ def _paper_background(
 
 
 def flatten_illumination(
-    gray: np.ndarray, contrast: float | None = None, sharp_light: bool = False
+    gray: np.ndarray, hist: np.ndarray | None = None, sharp_light: bool = False
 ) -> np.ndarray:
     """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are
-    (`contrast`: the ink's below the paper, where known, which the light's unevenness is
-    also measured against; `sharp_light`: the light is divided out keeping its edges, see
-    `_paper_background`)."""
+    (`hist`: `gray`'s histogram, where known: the light's unevenness is also measured
+    against the ink's contrast with the paper; `sharp_light`: the light is divided out
+    keeping its edges, see `_paper_background`)."""
     bg = _paper_background(gray)
     if bg is None:
         return gray
     lo, hi = cv2.minMaxLoc(bg)[:2]
-    even = UNEVEN_LIGHT if contrast is None else min(UNEVEN_LIGHT, SHADE_OF_CONTRAST * contrast)
-    if hi - lo <= even:
+    if hi - lo <= UNEVEN_LIGHT and (hist is None or not _shade_beside_ink(hist, hi - lo)):
         return gray
     if sharp_light:
         # Finer and unblurred where the image is large enough that its strokes are thin
@@ -157,6 +156,16 @@ def flatten_illumination(
         )
     bg = cv2.resize(bg, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     return cv2.divide(gray, bg, scale=255.0)
+
+
+def _shade_beside_ink(hist: np.ndarray, shade: float) -> bool:
+    """Whether a shade of the paper (grey levels) is more than SHADE_OF_CONTRAST of the ink's
+    contrast with it (Otsu's split of `hist`); a split finds contrast of MIN_CONTRAST at
+    least, so a fainter shade is none (an even page costs no split)."""
+    if shade <= SHADE_OF_CONTRAST * MIN_CONTRAST:
+        return False
+    levels = _ink_and_paper(hist, _otsu_of_hist(hist))
+    return levels is not None and shade > SHADE_OF_CONTRAST * (levels[1] - levels[0])
 
 
 def _lift_shade(gray: np.ndarray) -> np.ndarray:
@@ -182,9 +191,7 @@ def ink_map(
     dark = dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
-    split = _ink_and_paper(hist, _otsu_of_hist(hist))
-    contrast = None if split is None else split[1] - split[0]
-    flat = flatten_illumination(dark, contrast, sharp_light)
+    flat = flatten_illumination(dark, hist, sharp_light)
     ink = _binarise(flat, hist if flat is dark else None, faint, grid)
     if ink is None and flat is dark:
         # Faint writing on paper lit a little unevenly (less than UNEVEN_LIGHT): Otsu's split
