@@ -1,6 +1,7 @@
 """How /digits and /lines hold up when the same held-out images are photographed or printed
-differently: rotated, shrunk, enlarged pixel by pixel, blurred, noisy, pencil-pale, on squared
-or dotted paper, on a desk, under a sharp shadow, folded, on kraft paper.
+differently: rotated (a few degrees, a quarter or a half turn), shrunk, enlarged pixel by
+pixel, blurred, noisy, pencil-pale, on squared or dotted paper, on a desk, under a sharp
+shadow, folded, on kraft paper.
 
     python bench/robustness.py digits --count 200 [--variants none rot3 pencil ...]
     python bench/robustness.py lines --count 60 [--set mixed]
@@ -157,6 +158,8 @@ def variants(rng: np.random.Generator) -> dict[str, Callable[[Image], Image]]:
         "rot10": lambda img: _rotate(img, sign() * rng.uniform(8, 10)),
         "rot15": lambda img: _rotate(img, sign() * rng.uniform(12, 15)),
         "rot25": lambda img: _rotate(img, sign() * rng.uniform(20, 25)),
+        "quarter": lambda img: np.ascontiguousarray(np.rot90(img, int(rng.choice([1, 3])))),
+        "upside": lambda img: np.ascontiguousarray(np.rot90(img, 2)),
         "half": lambda img: cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
         "x3": lambda img: cv2.resize(img, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC),
         "pixels2": lambda img: cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST),

@@ -11,6 +11,7 @@ import numpy as np
 
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
+from app.digits import orient
 from app.digits.decode import softmax
 from app.digits.preprocess import (
     fit_chain,
@@ -168,8 +169,29 @@ class DigitReader:
         gray = paper_only(smooth_blocks(gray))
         factor = reading_factor(gray)
         if factor == 1:
-            return self._read(gray)
-        return [replace(d, box=d.box.scaled(factor)) for d in self._read(shrink(gray, factor))]
+            return self._read_any_way_up(gray)
+        found = self._read_any_way_up(shrink(gray, factor))
+        return [replace(d, box=d.box.scaled(factor)) for d in found]
+
+    def _read_any_way_up(self, gray: np.ndarray) -> list[ReadDigit]:
+        """`_read`, and where its reading is unsure, read again turned the way up its
+        digits read surest (`app.digits.orient`); boxes in `gray`'s pixels."""
+        found = self._read(gray)
+        if not orient.looks_unsure([d.confidence for d in found]):
+            return found
+        inks = orient.voters(self._segments(digit_ink(gray)))
+        if len(inks) < orient.MIN_VOTERS:
+            return found
+        # 4N x 32 x 32: every voter upright, then turned once, twice and three times.
+        turned = [normalize_digit(np.rot90(ink, k)) for k in range(4) for ink in inks]
+        sure = self.classify(np.stack(turned)).max(axis=1).reshape(4, len(inks)).mean(axis=1)
+        k = orient.best_turn(sure.tolist())
+        if k == 0:
+            return found
+        turned = self._read(np.ascontiguousarray(np.rot90(gray, k)))
+        if k % 2 and not orient.reads_in_rows(_lines(turned), _lines(found)):
+            return found
+        return [replace(d, box=orient.box_back(d.box, k, gray.shape)) for d in turned]
 
     def _read(self, gray: np.ndarray) -> list[ReadDigit]:
         """`_read_segments` of the image, levelled first where its rows are tilted
@@ -732,6 +754,10 @@ def best_path(scores: dict[tuple[int, int], float], last: int) -> list[tuple[int
         path.append(back[j])  # type: ignore[arg-type]
         j = back[j][0]  # type: ignore[index]
     return path[::-1]
+
+
+def _lines(digits: list[ReadDigit]) -> int:
+    return max((d.line for d in digits), default=-1) + 1
 
 
 def digits_text(digits: list[ReadDigit]) -> str:

@@ -1,0 +1,76 @@
+"""Pages turned a quarter or a half turn: which way up their digits read best.
+
+A page scanned sideways or upside down, with no orientation tag, reads as nonsense read
+surely by nobody. Where a page's reading is unsure, its blobs of one digit's proportions
+are read again turned by one, two and three quarter turns; the page is turned the way its
+digits read most surely, and only by a clear margin (0, 1 and 8 read alike either way up, and
+6 and 9 swap: the other digits carry the vote). numpy only; the reader does the reading.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.digits.segment import Box, Segment
+
+# Only a page whose digits are read this unsurely on average is looked at turned: an upright
+# page rarely is (eval sheets: 0-7% of them), a turned one nearly always (all of 60 measured).
+UNSURE_PAGE = 0.9
+# ... and only where at least this many digits vote: one or two say too little.
+MIN_VOTERS = 3
+# Blobs longer than this either way (a 1, a dash, touching digits) do not vote.
+MAX_ASPECT = 2.0
+# A half turn wins only where its voters read this surely on average (pages upside down:
+# 0.88-0.96 of 25 measured) ...
+SURE_HALF_TURN = 0.85
+# ... a quarter turn at this (sheets of slanted rows turned: 0.6-0.96; touching digits, whose
+# pairs can pass for one digit turned, up to 0.8: the turned page must also read in fewer,
+# longer lines than upright, `reads_in_rows`) ...
+SURE_QUARTER_TURN = 0.6
+# ... and either beats upright's mean confidence by this much.
+MARGIN = 0.05
+
+
+def looks_unsure(confidences: Sequence[float]) -> bool:
+    """Whether a page read with these digit confidences is worth looking at turned."""
+    return len(confidences) >= MIN_VOTERS and float(np.mean(confidences)) < UNSURE_PAGE
+
+
+def voters(segments: list[Segment]) -> list[np.ndarray]:
+    """Ink of the blobs that are one digit's proportions whichever way up the page is."""
+    out = []
+    for seg in segments:
+        whole = seg.whole
+        if whole is None or seg.small:
+            continue
+        w, h = whole.box.width, whole.box.height
+        if max(w, h) <= MAX_ASPECT * min(w, h):
+            out.append(whole.ink)
+    return out
+
+
+def best_turn(mean_confidence: Sequence[float]) -> int:
+    """Quarter turns (0-3, counter-clockwise) given each turn's voters' mean confidence:
+    the surest turn where it is sure enough (SURE_HALF_TURN, SURE_QUARTER_TURN) and beats
+    upright (index 0) by MARGIN, else 0."""
+    k = int(np.argmax(mean_confidence))
+    sure = mean_confidence[k] >= (SURE_HALF_TURN if k == 2 else SURE_QUARTER_TURN)
+    return k if sure and mean_confidence[k] >= mean_confidence[0] + MARGIN else 0
+
+
+def reads_in_rows(lines_turned: int, lines_upright: int) -> bool:
+    """Whether a page read a quarter turned is in rows: fewer lines than read upright (rows
+    of a page on its side are read upright as many short lines, one digit of each row)."""
+    return lines_turned < lines_upright
+
+
+def box_back(box: Box, k: int, shape: tuple[int, ...]) -> Box:
+    """A box found on np.rot90(image, k), in the pixels of the image (`shape`: its H, W)."""
+    h, w = shape[:2]
+    x0, y0, x1, y1 = box.corners  # bottom right exclusive
+    for m in range(k % 4, 0, -1):
+        # Back from m quarter turns to m - 1: rot90 puts column W - 1 - y of the image before
+        # it (W its width) at row y, and its row x at column x.
+        width = w if (m - 1) % 2 == 0 else h
+        x0, y0, x1, y1 = width - y1, x0, width - y0, x1
+    return Box(x0, y0, x1 - x0, y1 - y0)
