@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from app.core.errors import TooManyCharacters
-from app.vision import scale
+from app.vision import folds, scale
 from app.vision.binarize import InkMap, ink_map
 from app.vision.rules import remove_rules, typical_height
 
@@ -44,6 +44,11 @@ WAVY_GAP = 1.0
 WAVY_OVERLAP = 0.2
 # Rounds of taking back specks of the page that are marks of a row of small digits.
 RESTORE_ROUNDS = 4
+# A straight upright stroke at least this many times as tall as the marks beside it, in two
+# rows or more, is a margin line drawn down the rows (`_without_margin_strokes`) ...
+MARGIN_STROKE = 2.2
+# ... if its ink is no thicker on average than this share of the writing's height.
+MARGIN_THICKNESS = 0.2
 # ... each at least this share of the row's digit height along its longer side.
 RESTORE_SIZE = 0.5
 
@@ -529,6 +534,33 @@ def _marks(mask: np.ndarray) -> tuple[np.ndarray, list[Box], np.ndarray, list[in
     return labels, boxes, areas, kept, ref_h
 
 
+def _without_margin_strokes(
+    boxes: list[Box], areas: np.ndarray, kept: list[int], ref_h: float
+) -> list[int]:
+    """`kept` less straight upright strokes beside rows of writing: a margin line drawn down
+    the rows, as thin as a pen and at least MARGIN_STROKE times as tall as the marks whose
+    middles lie along it, in two rows or more (no digit is; a 1 that tall beside small
+    digits is in a row of its own size)."""
+    out = []
+    for i in kept:
+        b = boxes[i]
+        if b.height < MARGIN_STROKE * ref_h * 0.5 or b.width > 0.3 * b.height:
+            out.append(i)
+            continue
+        if areas[i] > MARGIN_THICKNESS * ref_h * b.height:  # thicker than a pen's line
+            out.append(i)
+            continue
+        beside = [boxes[j] for j in kept if j != i and b.y <= boxes[j].cy <= b.bottom]
+        if len(beside) < 2:
+            out.append(i)
+            continue
+        h = statistics.median(o.height for o in beside)
+        rows_apart = max(o.cy for o in beside) - min(o.cy for o in beside) >= h
+        if not (rows_apart and b.height >= MARGIN_STROKE * h):
+            out.append(i)
+    return out
+
+
 def reading_factor(gray: np.ndarray) -> int:
     """The whole factor a grayscale image is best read shrunk by (`app.vision.scale`): 1
     unless it is large and its digits tall."""
@@ -545,6 +577,12 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
     if not ink.mask.any():
         return []
     labels, boxes, areas, kept, ref_h = _marks(ink.mask)
+    if kept and folds.may_hold_long_lines([(boxes[i].width, boxes[i].height) for i in kept], ref_h):
+        # A crease across the page joins the digits it touches: it goes first.
+        ink = folds.without_long_lines(ink, ref_h)
+        labels, boxes, areas, kept, ref_h = _marks(ink.mask)
+    # After the creases: a crease through a digit is as thin and straight as a margin line.
+    kept = _without_margin_strokes(boxes, areas, kept, ref_h)
     if not kept:
         return []
     if max_blobs is not None and len(kept) > max_blobs:

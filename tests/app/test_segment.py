@@ -387,3 +387,33 @@ def test_a_row_whose_baseline_waves_stays_one_row(t10k, client) -> None:
         y = 28 + (15 if k % 2 else 0)
         page[y : y + 28, 20 + 36 * k : 48 + 36 * k] = 255 - images[i]
     assert read_text(client, page) == "".join(str(int(labels[i])) for i in indices)
+
+
+@pytest.mark.parametrize("level", [0, 140])
+def test_a_margin_line_drawn_down_the_rows_is_no_digit(t10k, client, level: int) -> None:
+    # A line beside three rows, down them but not the page (the rules search wants 90% of
+    # it): it tied the rows into one, or read as a 1 (100 sheets of 2-3 rows: 63 -> 96% right).
+    rows = [digit_row(t10k, list(range(k, k + 6)), gap=10, margin=6) for k in (60, 66, 72)]
+    width = max(r.shape[1] for r, _ in rows)
+    page = np.vstack(
+        [np.pad(r, ((0, 0), (0, width - r.shape[1])), constant_values=255) for r, _ in rows]
+    )
+    page = np.pad(page, ((60, 60), (30, 20)), constant_values=255)
+    text = "\n".join(t for _, t in rows)
+    assert read_text(client, page) == text
+    cv2.line(page, (14, 62), (16, page.shape[0] - 62), level, 2)
+    assert read_text(client, page) == text
+    segments = segment_digits(ink_map(page))
+    assert all(s.box.height < 40 for s in segments)
+
+
+def test_a_tall_one_among_digits_its_size_is_kept(t10k, client) -> None:
+    # A 1 as tall as three rows of small digits, but in a row of digits its own size.
+    _images, labels = t10k
+    ones = [i for i in range(200) if labels[i] == 1]
+    big, big_text = digit_row(t10k, [ones[0], 3, 2], gap=10, margin=4)
+    big = cv2.resize(big, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)
+    small, small_text = digit_row(t10k, [4, 5, 6, 7], gap=10, margin=4)
+    small = np.pad(small, ((0, 0), (0, big.shape[1] - small.shape[1])), constant_values=255)
+    page = np.pad(np.vstack([small, big, small]), 20, constant_values=255)
+    assert read_text(client, page) == "\n".join([small_text, big_text, small_text])
