@@ -68,7 +68,13 @@ class CharacterModel(BaseModel):
     char: str = Field(description="The character read.", examples=["订"])
     confidence: float = Field(description="Its probability, 0..1.", examples=[0.99])
     x: int = Field(description="Left edge in pixels of the uploaded image.", examples=[12])
+    y: int = Field(description="Top edge in pixels of the uploaded image.", examples=[5])
     width: int = Field(description="Width in pixels.", examples=[20])
+    height: int = Field(
+        description="Height in pixels: the line's ink height, or along a line written "
+        "down the image (a page sent on its side, read turned), the character's own.",
+        examples=[31],
+    )
 
 
 class LineModel(BaseModel):

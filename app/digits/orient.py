@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.digits.segment import Box, Segment
+from app.vision.turn import bounds_back, quarter_turns_back
 
 # Only a page whose digits are read this unsurely on average is looked at turned: an upright
 # page rarely is (eval sheets: 0-7% of them), a turned one nearly always (all of 60 measured).
@@ -66,11 +67,4 @@ def reads_in_rows(lines_turned: int, lines_upright: int) -> bool:
 
 def box_back(box: Box, k: int, shape: tuple[int, ...]) -> Box:
     """A box found on np.rot90(image, k), in the pixels of the image (`shape`: its H, W)."""
-    h, w = shape[:2]
-    x0, y0, x1, y1 = box.corners  # bottom right exclusive
-    for m in range(k % 4, 0, -1):
-        # Back from m quarter turns to m - 1: rot90 puts column W - 1 - y of the image before
-        # it (W its width) at row y, and its row x at column x.
-        width = w if (m - 1) % 2 == 0 else h
-        x0, y0, x1, y1 = width - y1, x0, width - y0, x1
-    return Box(x0, y0, x1 - x0, y1 - y0)
+    return Box(*bounds_back(quarter_turns_back(k, shape), *box.corners, shape))

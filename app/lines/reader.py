@@ -8,6 +8,7 @@ import numpy as np
 
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
+from app.lines import orient
 from app.lines.ctc import DecodedChar, align, beam_search, greedy_decode, log_softmax
 from app.lines.lm import CharNgramLM
 from app.lines.preprocess import fit_line, frame_count, to_batch
@@ -29,6 +30,8 @@ class ReadChar:
     confidence: float
     x: int  # left edge in the uploaded image
     width: int
+    y: int = 0  # top edge in the uploaded image
+    height: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,42 @@ class LineReader:
         return out
 
     def read(self, gray: np.ndarray, single_line: bool = False, beam: int = 0) -> list[ReadLine]:
-        """Every line of a grayscale page, top to bottom; `beam` > 1 uses prefix beam search."""
-        crops = find_lines(paper_only(smooth_blocks(gray)), single_line)
+        """Every line of a grayscale page, top to bottom; `beam` > 1 uses prefix beam search.
+        A page that reads unsurely is also read turned (`app.lines.orient`)."""
+        page = paper_only(smooth_blocks(gray))
+        found, frames = self._read_page(page, single_line, beam)
+        confidences = [c.confidence for line in found for c in line.characters]
+        if not orient.looks_unsure(confidences):
+            return found
+        upright = _reading(found, frames)
+        tall = len(found) == 1 and found[0].box.height > found[0].box.width
+        sideways = orient.looks_sideways(len(found), len(confidences), tall)
+        best, best_sure, best_lines = 0, upright.chars, found
+        for k in (2, 1, 3) if sideways else (2,):
+            try:
+                # Greedy: the turns are judged at a fraction of a beam search's cost.
+                turned = _reading(*self._read_page(page, single_line, 0, k))
+            except TooManyCharacters:
+                continue  # turned, a long line is a column of many: this way up it is not
+            if orient.wins(turned, upright, k % 2 == 1, single_line) and turned.chars > best_sure:
+                best, best_sure, best_lines = k, turned.chars, turned.found
+        if best == 0 or beam <= 1:
+            return best_lines
+        # The winner read again as asked, and held to the same test: a greedy reading can be
+        # surer of its characters than the beam's.
+        again = _reading(*self._read_page(page, single_line, beam, best))
+        return again.found if orient.wins(again, upright, best % 2 == 1, single_line) else found
+
+    def _read_page(
+        self, page: np.ndarray, single_line: bool, beam: int, turns: int = 0
+    ) -> tuple[list[ReadLine], float]:
+        """The page's lines, read `turns` quarter turns (counter-clockwise) turned (boxes in
+        the page's pixels), and the mean log-probability of its frames' likeliest labels."""
+        if turns:
+            crops = find_lines(np.ascontiguousarray(np.rot90(page, turns)), single_line)
+            crops = [c.turned_back(turns, page.shape) for c in crops]
+        else:
+            crops = find_lines(page, single_line)
         if len(crops) > self.max_lines:
             raise TooManyCharacters(
                 f"The image holds more than {self.max_lines} lines; send a smaller crop."
@@ -117,7 +154,8 @@ class LineReader:
             conf = math.exp(sum(math.log(max(c.confidence, 1e-9)) for c in chars) / len(chars))
             text = "".join(c.char for c in chars)
             result.append(ReadLine(text, conf, crop.box, chars))
-        return result
+        frames = [logp.max(axis=1) for logp in scores if len(logp)]
+        return result, float(np.concatenate(frames).mean()) if frames else 0.0
 
     def _decode(self, logp: np.ndarray, beam: int) -> list[DecodedChar]:
         if beam > 1:
@@ -127,15 +165,24 @@ class LineReader:
     def _place(
         self, d: DecodedChar, left: float, right: float, crop: LineCrop, x0: int, scale: float
     ) -> ReadChar:
-        """A decoded character with its frames mapped back to columns of the upload."""
-        x_left = crop.upload_x(x0 + left * self.stride / scale)
-        x_right = crop.upload_x(x0 + right * self.stride / scale)
+        """A decoded character with its frames mapped back to the upload: the box that holds
+        its columns across the line's ink height."""
+        x, y, width, height = crop.upload_box(
+            x0 + left * self.stride / scale, x0 + right * self.stride / scale
+        )
         return ReadChar(
             char=self.charset[d.index],
             confidence=d.confidence,
-            x=max(0, round(x_left)),
-            width=max(1, round(x_right - x_left)),
+            x=max(0, x),
+            width=width,
+            y=max(0, y),
+            height=height,
         )
+
+
+def _reading(found: list[ReadLine], frames: float) -> orient.Reading:
+    chars = [c.confidence for line in found for c in line.characters]
+    return orient.Reading(orient.mean_confidence(chars), frames, len(found), found)
 
 
 def char_edges(decoded: list[DecodedChar], frames: int) -> list[float]:

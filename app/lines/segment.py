@@ -5,7 +5,7 @@ handled as for /digits. Boxes are reported in the uploaded image's own coordinat
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -14,7 +14,7 @@ from app.vision import scale
 from app.vision.binarize import InkMap, ink_map
 from app.vision.dots import without_dot_grid
 from app.vision.rules import rule_fringe, rule_pixels
-from app.vision.turn import bounds_back, turn
+from app.vision.turn import bounds_back, quarter_turns_back, then, turn
 
 # A page of several lines is searched for its skew up to this angle (degrees) either way,
 # every SKEW_COARSE_DEG, then every SKEW_STEP_DEG about the sharpest.
@@ -68,11 +68,29 @@ class LineCrop:
     offset_x: int  # column of `gray` in the deskewed page
     centre_y: float  # the line's middle row in the deskewed page
     to_upload: np.ndarray  # 2 x 3 affine map from the deskewed page to the upload
+    half_height: float = 0.0  # half the line's ink height in the deskewed page
 
     def upload_x(self, x: float) -> float:
         """Column `x` of `gray`, at the line's middle, in upload coordinates."""
         m = self.to_upload
         return float(m[0, 0] * (x + self.offset_x) + m[0, 1] * self.centre_y + m[0, 2])
+
+    def upload_box(self, left: float, right: float) -> tuple[int, int, int, int]:
+        """Columns `left`..`right` of `gray`, across the line's ink height, as the upload's
+        (x, y, width, height) that holds them."""
+        x0, x1 = left + self.offset_x, right + self.offset_x
+        y0, y1 = self.centre_y - self.half_height, self.centre_y + self.half_height
+        corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
+        pts = corners @ self.to_upload.T
+        (ax0, ay0), (ax1, ay1) = np.floor(pts.min(axis=0)), np.ceil(pts.max(axis=0))
+        return int(ax0), int(ay0), max(1, int(ax1 - ax0)), max(1, int(ay1 - ay0))
+
+    def turned_back(self, k: int, shape: tuple[int, ...]) -> "LineCrop":
+        """This crop of np.rot90(page, k), placed in the page (`shape`) itself."""
+        back = quarter_turns_back(k, shape)
+        b = self.box
+        box = LineBox(*bounds_back(back, b.x, b.y, b.x + b.width, b.y + b.height, shape))
+        return replace(self, box=box, to_upload=then(self.to_upload, back))
 
 
 def estimate_skew(mask: np.ndarray) -> float:
@@ -294,6 +312,7 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
                 offset_x=cx0,
                 centre_y=(y0 + y1) / 2.0,
                 to_upload=inv,
+                half_height=(y1 - y0) / 2.0,
             )
         )
     return lines

@@ -32,3 +32,23 @@ def bounds_back(
     ax0, ay0 = np.clip(np.floor(pts.min(axis=0)), 0, [w, h]).astype(int)
     ax1, ay1 = np.clip(np.ceil(pts.max(axis=0)), 0, [w, h]).astype(int)
     return int(ax0), int(ay0), int(ax1 - ax0), int(ay1 - ay0)
+
+
+def quarter_turns_back(k: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The 2 x 3 affine map from points of np.rot90(image, k) (pixel edges at whole numbers)
+    to the image's own (`shape`: its H, W)."""
+    h, w = shape[:2]
+    return np.array(
+        [
+            [[1, 0, 0], [0, 1, 0]],
+            [[0, -1, w], [1, 0, 0]],
+            [[-1, 0, w], [0, -1, h]],
+            [[0, 1, 0], [-1, 0, h]],
+        ][k % 4],
+        np.float64,
+    )
+
+
+def then(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The 2 x 3 affine map `first`, then `second`."""
+    return second[:, :2] @ first + np.hstack([np.zeros((2, 2)), second[:, 2:]])

@@ -71,7 +71,14 @@ def _read_lines(
                 "height": line.box.height,
             },
             "characters": [
-                {"char": c.char, "confidence": round(c.confidence, 6), "x": c.x, "width": c.width}
+                {
+                    "char": c.char,
+                    "confidence": round(c.confidence, 6),
+                    "x": c.x,
+                    "y": c.y,
+                    "width": c.width,
+                    "height": c.height,
+                }
                 for c in line.characters
             ],
         }

@@ -1,0 +1,57 @@
+"""app/lines/orient.py: /lines reads pages sent on their side or upside down."""
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.lines import orient
+from tests.app.test_api_lines import post
+from tests.app.test_lines_segment import page_of_rows
+
+
+def test_a_half_turn_wins_only_surely_and_by_its_frames_too() -> None:
+    upright = orient.Reading(chars=0.7, frames=-0.08, lines=2)
+    assert orient.wins(orient.Reading(0.95, -0.02, 2), upright, quarter=False, single_line=False)
+    # Latin upside down reads as sure digits, its frames no surer: no turn.
+    assert not orient.wins(
+        orient.Reading(0.95, -0.06, 2), upright, quarter=False, single_line=False
+    )
+    assert not orient.wins(
+        orient.Reading(0.78, -0.01, 2), upright, quarter=False, single_line=False
+    )
+    # A quarter turn must read in fewer lines (a page on its side reads as many short ones).
+    sideways = orient.Reading(chars=0.5, frames=-0.1, lines=12)
+    assert orient.wins(orient.Reading(0.7, -0.1, 1), sideways, quarter=True, single_line=False)
+    assert not orient.wins(
+        orient.Reading(0.9, -0.01, 12), sideways, quarter=True, single_line=False
+    )
+    assert orient.looks_sideways(12, 15, False) and not orient.looks_sideways(2, 30, False)
+    assert orient.looks_sideways(1, 8, True)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_a_page_of_lines_turned_reads_as_upright(
+    client: TestClient, t10k, k: int, monkeypatch
+) -> None:
+    page = page_of_rows(t10k, 2, start=300)
+    upright = post(client, page, beam=8)
+    turned_page = np.ascontiguousarray(np.rot90(page, k))
+    turned = post(client, turned_page, beam=8)
+    assert turned["text"] == upright["text"]
+    h, w = turned_page.shape[:2]
+    for line in turned["lines"]:
+        b = line["box"]
+        assert (
+            b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["width"] <= w and b["y"] + b["height"] <= h
+        )
+        # Characters lie in the line's box, give or take the margin a line is read with.
+        tol = min(b["width"], b["height"]) // 4 + 2
+        for c in line["characters"]:
+            assert b["x"] - tol <= c["x"] and c["x"] + c["width"] <= b["x"] + b["width"] + tol
+            assert b["y"] - tol <= c["y"] and c["y"] + c["height"] <= b["y"] + b["height"] + tol
+        along = [c["y"] if k % 2 else c["x"] for c in line["characters"]]
+        # Turned anticlockwise a quarter, the lines run up the upload; clockwise, down it;
+        # upside down, leftwards.
+        assert along == sorted(along, reverse=k in (1, 2))
+    monkeypatch.setattr(orient, "looks_unsure", lambda confidences: False)
+    assert post(client, turned_page, beam=8)["text"] != upright["text"]  # the premise
