@@ -90,34 +90,42 @@ class LineReader:
         """Every line of a grayscale page, top to bottom; `beam` > 1 uses prefix beam search.
         A page that reads unsurely is also read turned (`app.lines.orient`)."""
         page = paper_only(smooth_blocks(gray))
-        found, frames = self._read_page(page, single_line, beam)
+        crops = self._crops(page, single_line)
+        found, frames = self._read_crops(crops, beam)
         confidences = [c.confidence for line in found for c in line.characters]
         if not orient.looks_unsure(confidences):
             return found
         upright = _reading(found, frames)
         tall = len(found) == 1 and found[0].box.height > found[0].box.width
         sideways = orient.looks_sideways(len(found), len(confidences), tall)
-        best, best_sure, best_lines = 0, upright.chars, found
+        best, best_sure, best_crops = 0, upright.chars, crops
         for k in (2, 1, 3) if sideways else (2,):
             try:
+                # Upside down, the same lines each turned and in reverse order; on its side,
+                # the lines are found again.
+                turned_crops = (
+                    [c.flipped() for c in reversed(crops)]
+                    if k == 2
+                    else self._crops(page, single_line, k)
+                )
                 # Greedy: the turns are judged at a fraction of a beam search's cost.
-                turned = _reading(*self._read_page(page, single_line, 0, k))
+                turned = _reading(*self._read_crops(turned_crops, 0))
             except TooManyCharacters:
                 continue  # turned, a long line is a column of many: this way up it is not
             if orient.wins(turned, upright, k % 2 == 1, single_line) and turned.chars > best_sure:
-                best, best_sure, best_lines = k, turned.chars, turned.found
+                best, best_sure, best_crops = k, turned.chars, turned_crops
+                if beam <= 1:
+                    found = turned.found
         if best == 0 or beam <= 1:
-            return best_lines
+            return found
         # The winner read again as asked, and held to the same test: a greedy reading can be
         # surer of its characters than the beam's.
-        again = _reading(*self._read_page(page, single_line, beam, best))
+        again = _reading(*self._read_crops(best_crops, beam))
         return again.found if orient.wins(again, upright, best % 2 == 1, single_line) else found
 
-    def _read_page(
-        self, page: np.ndarray, single_line: bool, beam: int, turns: int = 0
-    ) -> tuple[list[ReadLine], float]:
-        """The page's lines, read `turns` quarter turns (counter-clockwise) turned (boxes in
-        the page's pixels), and the mean log-probability of its frames' likeliest labels."""
+    def _crops(self, page: np.ndarray, single_line: bool, turns: int = 0) -> list[LineCrop]:
+        """The page's lines, found on it turned `turns` quarter turns (counter-clockwise) and
+        placed in its own pixels."""
         if turns:
             crops = find_lines(np.ascontiguousarray(np.rot90(page, turns)), single_line)
             crops = [c.turned_back(turns, page.shape) for c in crops]
@@ -127,6 +135,11 @@ class LineReader:
             raise TooManyCharacters(
                 f"The image holds more than {self.max_lines} lines; send a smaller crop."
             )
+        return crops
+
+    def _read_crops(self, crops: list[LineCrop], beam: int) -> tuple[list[ReadLine], float]:
+        """The lines read from their crops, and the mean log-probability of their frames'
+        likeliest labels."""
         fitted = [fit_line(c.gray, self.height) for c in crops]
         for line, _, _ in fitted:
             if line.shape[1] > self.max_width:

@@ -69,6 +69,7 @@ class LineCrop:
     centre_y: float  # the line's middle row in the deskewed page
     to_upload: np.ndarray  # 2 x 3 affine map from the deskewed page to the upload
     half_height: float = 0.0  # half the line's ink height in the deskewed page
+    top: float = 0.0  # the deskewed page's row of `gray`'s first row
 
     def upload_x(self, x: float) -> float:
         """Column `x` of `gray`, at the line's middle, in upload coordinates."""
@@ -84,6 +85,21 @@ class LineCrop:
         pts = corners @ self.to_upload.T
         (ax0, ay0), (ax1, ay1) = np.floor(pts.min(axis=0)), np.ceil(pts.max(axis=0))
         return int(ax0), int(ay0), max(1, int(ax1 - ax0)), max(1, int(ay1 - ay0))
+
+    def flipped(self) -> "LineCrop":
+        """This crop turned half a turn, in place: the same pixels of the upload, read the
+        other way up."""
+        h, w = self.gray.shape
+        # Points of the turned crop's page -> the page's: a half turn about the crop's middle.
+        half_turn = np.array(
+            [[-1.0, 0.0, 2.0 * self.offset_x + w], [0.0, -1.0, 2.0 * self.top + h]]
+        )
+        return replace(
+            self,
+            gray=np.ascontiguousarray(self.gray[::-1, ::-1]),
+            centre_y=2.0 * self.top + h - self.centre_y,
+            to_upload=then(half_turn, self.to_upload),
+        )
 
     def turned_back(self, k: int, shape: tuple[int, ...]) -> "LineCrop":
         """This crop of np.rot90(page, k), placed in the page (`shape`) itself."""
@@ -313,6 +329,7 @@ def find_lines(gray: np.ndarray, single_line: bool = False) -> list[LineCrop]:
                 centre_y=(y0 + y1) / 2.0,
                 to_upload=inv,
                 half_height=(y1 - y0) / 2.0,
+                top=float(cy0),
             )
         )
     return lines

@@ -5,6 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.lines import orient
+from app.lines.segment import find_lines
 from tests.app.test_api_lines import post
 from tests.app.test_lines_segment import page_of_rows
 
@@ -55,3 +56,14 @@ def test_a_page_of_lines_turned_reads_as_upright(
         assert along == sorted(along, reverse=k in (1, 2))
     monkeypatch.setattr(orient, "looks_unsure", lambda confidences: False)
     assert post(client, turned_page, beam=8)["text"] != upright["text"]  # the premise
+
+
+def test_a_line_turned_half_a_turn_maps_its_columns_back_to_the_same_pixels(t10k) -> None:
+    page = page_of_rows(t10k, 2, start=300)
+    for crop in find_lines(page):
+        turned = crop.flipped()
+        w = crop.gray.shape[1]
+        np.testing.assert_array_equal(turned.gray, crop.gray[::-1, ::-1])
+        # The turned crop's first columns are the crop's last, the same pixels of the upload.
+        assert turned.upload_box(0, 12) == crop.upload_box(w - 12, w)
+        assert turned.upload_box(w - 12, w) == crop.upload_box(0, 12)
