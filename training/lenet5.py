@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from app.digits.preprocess import INPUT_SIZE, normalize_digit
-from training import mnist, outliers
+from training import mnist, outliers, thin
 from training.augment import distort, vary_strokes
 from training.onnx_utils import add_metadata, sha256_file
 from training.pieces import load_or_build, segmenter_digest
@@ -27,6 +27,7 @@ from training.teacher import DigitTeacher, load_teacher
 LABELS = [str(d) for d in range(10)]
 # Mean and std of the normalised 32 x 32 training digits; the app reads them from metadata.
 MEAN, STD = 0.1000, 0.2752
+THIN_TEST_SEED = 10_000
 
 
 class LeNet5(nn.Module):
@@ -140,6 +141,45 @@ def load_split(
     return x, torch.from_numpy(labels.astype(np.int64))
 
 
+def load_thin(
+    split: str, mnist_dir: Path | None, limit: int | None, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Thin-pen renders (training/thin.py) of a split's digits, normalised, and their labels."""
+    images, labels = mnist.load(split, mnist_dir)
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    x = thin.thin_pen(images, np.random.default_rng(seed))
+    return torch.from_numpy(x).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+
+
+@torch.no_grad()
+def init_from_onnx(model: nn.Module, path: Path, sample: torch.Tensor) -> None:
+    """Load an exported LeNet-5's weights. The export folded each batch-norm into its
+    convolution; each norm is set to pass its input through unchanged, both on `sample`'s
+    batch statistics (training) and on running ones (evaluation), so training goes on from
+    the exported function."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    f = model.features  # conv, norm, act, pool, conv, norm, act, pool, conv, norm, act
+    h = (sample.to(f[0].weight.device) - MEAN) / STD
+    for node, at in zip(convs, (0, 4, 8), strict=True):
+        conv, norm = f[at], f[at + 1]
+        conv.weight.copy_(weights[node.input[1]]), conv.bias.copy_(weights[node.input[2]])
+        out = conv(h)  # N x C x H x W, before the norm
+        mean, var = out.mean((0, 2, 3)), out.var((0, 2, 3), unbiased=False)
+        norm.running_mean.copy_(mean), norm.running_var.copy_(var)
+        norm.bias.copy_(mean), norm.weight.copy_((var + norm.eps).sqrt())
+        if at < 8:
+            h = f[at + 3](f[at + 2](out))
+    for name in ("classifier.2", "classifier.5"):
+        layer = model.get_submodule(name)
+        layer.weight.copy_(weights[f"{name}.weight"]), layer.bias.copy_(weights[f"{name}.bias"])
+
+
 def train(
     model: nn.Module,
     x: torch.Tensor,
@@ -151,10 +191,12 @@ def train(
     epoch: int,
     pieces: tuple[torch.Tensor, torch.Tensor] | None = None,
     teacher: nn.Module | None = None,
+    thin_x: torch.Tensor | None = None,
 ) -> float:
     """One epoch with fresh distortions; returns the mean loss. `pieces`: segmenter pieces
     (N x 1 x 32 x 32 in [0, 1], labels with OUTLIER for non-digits) mixed into each batch;
-    `teacher`: a trained model whose softened outputs the digits also learn (distillation)."""
+    `teacher`: a trained model whose softened outputs the digits also learn (distillation);
+    `thin_x`: thin-pen renders of `x`, standing in for args.thin_share of each batch's digits."""
     model.train()
     order = torch.randperm(x.shape[0], generator=gen)
     rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen)))
@@ -168,6 +210,9 @@ def train(
     for start in bar:
         idx = order[start : start + args.batch_size]
         xb, yb = x[idx], y[idx]
+        if thin_x is not None:
+            swap = torch.rand(len(idx), generator=gen) < args.thin_share
+            xb = torch.where(swap[:, None, None, None], thin_x[idx], xb)
         if args.outliers > 0:
             xb, n_out = add_outliers(xb[:, 0].numpy(), x, rng, args.outliers)
             xb = torch.from_numpy(xb).unsqueeze(1)
@@ -293,8 +338,11 @@ def save_plots(
 def write_card(out: Path, stem: str, info: dict[str, object]) -> None:
     """models/<stem>.md: data, command, figures, checksum."""
     err = float(info["test_error"])  # type: ignore[arg-type]
-    tuned = reproduce = pieces_note = base_wall = teacher_note = ""
-    if info.get("init"):
+    tuned = reproduce = pieces_note = base_wall = teacher_note = thin_note = ""
+    if info.get("init") and info.get("base_epochs") == "exported":
+        tuned = f", fine-tuning the weights of `{info['init']}`"
+        reproduce = f"# fine-tunes {info['init']}, an exported model (its weights loaded back)\n"
+    elif info.get("init"):
         base_wall = f" (base run: {float(info['base_wall_s'] or 0):.0f} s)"
         tuned = f", fine-tuning a {info['base_epochs']}-epoch base run"
         reproduce = (
@@ -316,6 +364,12 @@ Each batch also holds pieces cut by the service's own segmenter (`training/piece
 {info["pieces"]:,} rows of touching training digits, {info["piece_share"]} per digit: pieces that
 hold one whole digit keep its label, halves and pairs count as non-digits, so the classifier
 learns the pieces it is really handed."""
+    if info.get("thin_share"):
+        thin_note = f"""
+
+{info["thin_share"]} of the training digits are drawn again with a thin pen before they are
+distorted (`training/thin.py`: the digit's centre line, found by Zhang-Suen thinning at twice
+its size, redrawn 1-2 px wide and softened), as a ballpoint or fineliner writes."""
     text = f"""# Model card: {stem}.onnx
 
 LeNet-5 ({info["variant"]} variant, feature-map width x{info["width"]}) reading one handwritten
@@ -330,6 +384,8 @@ in 28x28, padded to 32x32), then (x - {MEAN}) / {STD} |
 | Output | `logits`: N x 10 |
 | Parameters | {info["parameters"]:,} |
 | **MNIST t10k error** | **{100 * err:.2f}%** ({info["test_errors"]} of 10,000 wrong) |
+| t10k error, thin pen | {100 * float(info["thin_test_error"]):.2f}% (the same 10,000 digits drawn \
+again with a thin pen, `training/thin.py`) |
 | Epochs | {info["epochs"]}{tuned} (batch {info["batch_size"]}, AdamW + one-cycle, label \
 smoothing 0.05) |
 | Training wall time | {info["wall_s"]:.0f} s on {info["device_name"]}{base_wall} |
@@ -349,7 +405,7 @@ prepares them. With `--outliers` > 0 each batch also holds non-digits the segmen
 produce (halves of digits, touching pairs) trained towards a flat output (outlier exposure),
 and some digits carry a sliver of a neighbour (label kept): the confidence then tells the
 service where to cut touching digits. Outlier share: {info.get("outliers", 0)}.{pieces_note}\
-{teacher_note}
+{thin_note}{teacher_note}
 
 ## Reproduce
 ```
@@ -471,7 +527,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--piece-share", type=float, default=0.5, help="segmenter pieces per digit in a batch"
     )
     p.add_argument("--data", type=Path, default=Path("data"), help="cache for segmenter pieces")
-    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tune)")
+    p.add_argument(
+        "--init",
+        type=Path,
+        help="start from this checkpoint's weights, or an exported .onnx's (fine-tune)",
+    )
+    p.add_argument(
+        "--thin-share",
+        type=float,
+        default=0.0,
+        help="share of training digits drawn again with a thin pen (training/thin.py)",
+    )
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--mnist-dir", type=Path, default=None, help="directory with the four idx files")
     p.add_argument("--out", type=Path, default=Path("models"))
@@ -504,8 +570,17 @@ def main(argv: list[str] | None = None) -> float:
     history: list[dict[str, float]] = []
     start_epoch, wall = 1, 0.0
     segmenter_pieces = load_pieces(args)
+    thin_x = (
+        load_thin(args.train_split, args.mnist_dir, args.limit, args.seed)[0]
+        if args.thin_share > 0
+        else None
+    )
     base: dict[str, object] = {}
-    if args.init and not (args.resume and args.checkpoint.is_file()):
+    fresh = not (args.resume and args.checkpoint.is_file())
+    if args.init and args.init.suffix == ".onnx" and fresh:
+        init_from_onnx(model, args.init, x_train[:4096])
+        base = {"init": str(args.init), "base_epochs": "exported", "base_wall_s": None}
+    elif args.init and fresh:
         state = torch.load(args.init, weights_only=False)
         model.load_state_dict(state["model"])
         base = {
@@ -522,7 +597,7 @@ def main(argv: list[str] | None = None) -> float:
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
         loss = train(
-            model, x_train, y_train, opt, sched, args, gen, epoch, segmenter_pieces, teacher
+            model, x_train, y_train, opt, sched, args, gen, epoch, segmenter_pieces, teacher, thin_x
         )
         wall += time.time() - t0
         err, _ = evaluate(model, x_test, y_test, args.device)
@@ -545,6 +620,10 @@ def main(argv: list[str] | None = None) -> float:
             "kd_weight": args.kd_weight,
             "kd_temp": args.kd_temp,
         }
+    # Held out as t10k is: its digits drawn again with a thin pen (seeded apart from training's).
+    thin_err, _ = evaluate(
+        model, *load_thin("t10k", args.mnist_dir, args.limit, THIN_TEST_SEED), args.device
+    )
     path = args.out / f"{args.name}.onnx"
     export_onnx(
         model,
@@ -571,12 +650,14 @@ def main(argv: list[str] | None = None) -> float:
         **taught,
         "test_error": err,
         "test_errors": round(err * len(y_test)),
+        "thin_share": args.thin_share,
+        "thin_test_error": thin_err,
         **run_info(model, args, wall, path, "training.lenet5", argv),
     }
     (args.out / f"{args.name}.json").write_text(json.dumps({**info, "history": history}, indent=2))
     save_plots(history, y_test.numpy(), pred, args.out, args.name)
     write_card(args.out, args.name, info)
-    print(f"t10k error {100 * err:.2f}%  -> {path}")
+    print(f"t10k error {100 * err:.2f}%, thin-pen t10k {100 * thin_err:.2f}%  -> {path}")
     return err
 
 

@@ -39,6 +39,8 @@ def smoke_run(tmp_path_factory) -> Path:
         "3",
         "--data",
         str(out),
+        "--thin-share",
+        "0.5",
     ]
     lenet5.main(argv)
     return out
@@ -57,6 +59,30 @@ def test_training_writes_model_card_plots_and_checkpoint(smoke_run: Path) -> Non
         assert (smoke_run / name).is_file(), name
     card = (smoke_run / "lenet5.md").read_text()
     assert "t10k error" in card and "python -m training.lenet5" in card
+    assert "drawn again with a thin pen" in card and "t10k error, thin pen" in card
+
+
+def test_fine_tuning_from_an_export_starts_from_the_exported_function(
+    smoke_run: Path, t10k
+) -> None:
+    """The export folds batch-norm into the convolutions; loaded back, the net computes what
+    the export does, in evaluation and (on the statistics' batch) in training mode alike."""
+    images, _ = t10k
+    digits = torch.from_numpy(lenet5.normalize_batch(images[:256].astype(np.float32) / 255))
+    digits = digits.unsqueeze(1)
+    net = lenet5.LeNet5()
+    lenet5.init_from_onnx(net, smoke_run / "lenet5.onnx", digits)
+    model = OnnxModel(smoke_run / "lenet5.onnx", EngineOptions("cpu"), REQUIRED_METADATA)
+    batch = (digits - lenet5.MEAN) / lenet5.STD
+    expected = model.run(batch.numpy())
+    net.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(net(batch).numpy(), expected, atol=1e-4, rtol=1e-4)
+        net.train()
+        for layer in net.classifier:
+            if isinstance(layer, torch.nn.Dropout):
+                layer.p = 0.0
+        np.testing.assert_allclose(net(batch).numpy(), expected, atol=1e-3, rtol=1e-3)
 
 
 def test_export_passes_checker_with_dynamic_batch_and_metadata(smoke_run: Path) -> None:
