@@ -21,6 +21,8 @@ MIN_CHARS = 4
 # each on average, may be on its side (a line on its side is read as a column of short lines).
 MIN_SIDEWAYS_LINES = 3
 MAX_SIDEWAYS_CHARS = 2.5
+# One line (read with single_line) this many times taller than wide lies on its side.
+TALL_LINE = 2.0
 # A half turn wins where its characters' mean confidence is at least this ...
 SURE_TURN = 0.8
 # ... beats upright's by this much (a quarter turn, half as much) ...
@@ -57,9 +59,15 @@ def looks_unsure(confidences: Sequence[float]) -> bool:
     return len(confidences) >= MIN_CHARS and mean_confidence(confidences) < UNSURE_PAGE
 
 
+def on_its_side(width: int, height: int) -> bool:
+    """Whether one line's box is so much taller than wide (TALL_LINE) that it lies on its side."""
+    return height >= TALL_LINE * width
+
+
 def looks_sideways(lines: int, chars: int, taller_than_wide: bool) -> bool:
     """Whether a page read upright as `lines` lines of `chars` characters in all may be on
-    its side; `taller_than_wide`: a single line's box (read with single_line) is."""
+    its side; `taller_than_wide`: a single line's box (read with single_line) is
+    (`on_its_side`)."""
     many_short = lines >= MIN_SIDEWAYS_LINES and chars <= MAX_SIDEWAYS_CHARS * lines
     return many_short or (lines == 1 and taller_than_wide)
 

@@ -93,10 +93,12 @@ class LineReader:
         crops = self._crops(page, single_line)
         found, frames = self._read_crops(crops, beam)
         confidences = [c.confidence for line in found for c in line.characters]
-        if not orient.looks_unsure(confidences):
+        # One line much taller than wide (read with single_line) is a line on its side,
+        # however few characters its reading has.
+        tall = len(found) == 1 and orient.on_its_side(found[0].box.width, found[0].box.height)
+        if not (orient.looks_unsure(confidences) or tall):
             return found
         upright = _reading(found, frames)
-        tall = len(found) == 1 and found[0].box.height > found[0].box.width
         sideways = orient.looks_sideways(len(found), len(confidences), tall)
         best, best_sure, best_crops = 0, upright.chars, crops
         for k in (2, 1, 3) if sideways else (2,):

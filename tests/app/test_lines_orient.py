@@ -67,3 +67,17 @@ def test_a_line_turned_half_a_turn_maps_its_columns_back_to_the_same_pixels(t10k
         # The turned crop's first columns are the crop's last, the same pixels of the upload.
         assert turned.upload_box(0, 12) == crop.upload_box(w - 12, w)
         assert turned.upload_box(w - 12, w) == crop.upload_box(0, 12)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_one_line_on_its_side_read_with_single_line_is_turned(
+    client: TestClient, t10k, k: int
+) -> None:
+    # Read whole, a line on its side is one tall crop read as a character or two: too few
+    # to look unsure, so its shape tells (`orient.on_its_side`).
+    page = page_of_rows(t10k, 1, start=300)
+    upright = post(client, page, single_line=True, beam=8)["text"]
+    assert upright and len(upright) >= 6
+    turned = np.ascontiguousarray(np.rot90(page, k))
+    assert post(client, turned, single_line=True, beam=8)["text"] == upright
+    assert orient.on_its_side(23, 207) and not orient.on_its_side(207, 23)
