@@ -30,6 +30,18 @@ SURE_HALF_TURN = 0.85
 SURE_QUARTER_TURN = 0.6
 # ... and either beats upright's mean confidence by this much.
 MARGIN = 0.05
+# Readings (upright, upside down) of one blob that say nothing of which way up it is: a page
+# of 6s, 9s and a 5 read upright unsurely was turned, its 6s and 9s as sure either way; a 2
+# and a 5 are much like a Z and an S, a half turn away from themselves.
+ALIKE_UPSIDE_DOWN = {
+    ("0", "0"),
+    ("1", "1"),
+    ("2", "2"),
+    ("5", "5"),
+    ("8", "8"),
+    ("6", "9"),
+    ("9", "6"),
+}
 
 
 def looks_unsure(confidences: Sequence[float]) -> bool:
@@ -50,13 +62,31 @@ def voters(segments: list[Segment]) -> list[np.ndarray]:
     return out
 
 
-def best_turn(mean_confidence: Sequence[float]) -> int:
-    """Quarter turns (0-3, counter-clockwise) given each turn's voters' mean confidence:
-    the surest turn where it is sure enough (SURE_HALF_TURN, SURE_QUARTER_TURN) and beats
-    upright (index 0) by MARGIN, else 0."""
-    k = int(np.argmax(mean_confidence))
-    sure = mean_confidence[k] >= (SURE_HALF_TURN if k == 2 else SURE_QUARTER_TURN)
-    return k if sure and mean_confidence[k] >= mean_confidence[0] + MARGIN else 0
+def best_turn(probs: np.ndarray, labels: Sequence[str]) -> int:
+    """Quarter turns (0-3, counter-clockwise) the page is read at, given its voters' readings
+    turned 0-3 times (4 x N x classes probabilities): the surest turn whose voters are sure
+    enough on average (SURE_HALF_TURN, SURE_QUARTER_TURN) and beat upright by MARGIN, else 0.
+    A half turn is judged by the voters whose readings either way up are no pair of digits
+    that look alike so (ALIKE_UPSIDE_DOWN), and only where MIN_VOTERS of them are left."""
+    sure = probs.max(axis=2)  # 4 x N
+    best, best_mean = 0, 0.0
+    for k in (1, 2, 3):
+        votes = np.ones(sure.shape[1], bool)
+        if k == 2:
+            up, turned = probs[0].argmax(axis=1), probs[2].argmax(axis=1)
+            votes = np.array(
+                [
+                    (labels[a], labels[b]) not in ALIKE_UPSIDE_DOWN
+                    for a, b in zip(up, turned, strict=True)
+                ]
+            )
+            if votes.sum() < MIN_VOTERS:
+                continue
+        mean, upright = float(sure[k, votes].mean()), float(sure[0, votes].mean())
+        floor = SURE_HALF_TURN if k == 2 else SURE_QUARTER_TURN
+        if mean >= floor and mean >= upright + MARGIN and mean > best_mean:
+            best, best_mean = k, mean
+    return best
 
 
 def reads_in_rows(lines_turned: int, lines_upright: int) -> bool:

@@ -184,8 +184,8 @@ class DigitReader:
             return found
         # 4N x 32 x 32: every voter upright, then turned once, twice and three times.
         turned = [normalize_digit(np.rot90(ink, k)) for k in range(4) for ink in inks]
-        sure = self.classify(np.stack(turned)).max(axis=1).reshape(4, len(inks)).mean(axis=1)
-        k = orient.best_turn(sure.tolist())
+        probs = self.classify(np.stack(turned)).reshape(4, len(inks), -1)
+        k = orient.best_turn(probs, self.labels)
         if k == 0:
             return found
         turned = self._read(np.ascontiguousarray(np.rot90(gray, k)))

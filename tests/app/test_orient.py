@@ -24,12 +24,35 @@ def test_a_box_found_on_a_turned_image_maps_back_onto_the_same_pixels(k: int) ->
         assert orient.box_back(found, k, image.shape) == Box(x0, y0, x1 - x0, y1 - y0)
 
 
+LABELS = [str(d) for d in range(10)]
+
+
+def _probs(readings: list[list[tuple[int, float]]]) -> np.ndarray:
+    """4 x N x 10 probabilities: readings[k][i] = (digit, confidence) of voter i turned k."""
+    out = np.zeros((4, len(readings[0]), 10))
+    for k, row in enumerate(readings):
+        for i, (digit, p) in enumerate(row):
+            out[k, i] = (1 - p) / 9
+            out[k, i, digit] = p
+    return out
+
+
 def test_a_turn_wins_only_surely_and_by_a_margin() -> None:
-    assert orient.best_turn([0.4, 0.95, 0.5, 0.6]) == 1
-    assert orient.best_turn([0.6, 0.3, 0.93, 0.35]) == 2
-    assert orient.best_turn([0.9, 0.2, 0.93, 0.3]) == 0  # not by MARGIN
-    assert orient.best_turn([0.4, 0.5, 0.8, 0.6]) == 0  # not sure enough (SURE_HALF_TURN)
-    assert orient.best_turn([0.4, 0.5, 0.4, 0.55]) == 0  # nor here (SURE_QUARTER_TURN)
+    unsure, sure = [(3, 0.4), (4, 0.5), (7, 0.4)], [(3, 0.95), (4, 0.97), (7, 0.96)]
+    assert orient.best_turn(_probs([unsure, sure, unsure, unsure]), LABELS) == 1
+    assert orient.best_turn(_probs([unsure, unsure, sure, unsure]), LABELS) == 2
+    near = [(3, 0.92), (4, 0.93), (7, 0.95)]
+    assert orient.best_turn(_probs([near, unsure, sure, unsure]), LABELS) == 0  # not by MARGIN
+    half = [(3, 0.8), (4, 0.8), (7, 0.8)]  # not sure enough (SURE_HALF_TURN)
+    assert orient.best_turn(_probs([unsure, unsure, half, unsure]), LABELS) == 0
+    low = [(3, 0.55), (4, 0.55), (7, 0.55)]  # nor here (SURE_QUARTER_TURN)
+    assert orient.best_turn(_probs([unsure, low, unsure, unsure]), LABELS) == 0
+    # 6s and 9s read as 9s and 6s upside down, a 2 as a 2, surely either way: no vote on a
+    # half turn (a page of them was turned).
+    alike_up = [(6, 0.7), (9, 0.7), (2, 0.9), (9, 0.7), (7, 0.5)]
+    alike_down = [(9, 0.99), (6, 0.99), (2, 0.95), (6, 0.99), (2, 0.9)]
+    other = [(1, 0.3)] * 5
+    assert orient.best_turn(_probs([alike_up, other, alike_down, other]), LABELS) == 0
     assert orient.reads_in_rows(2, 9) and not orient.reads_in_rows(2, 1)
     assert not orient.looks_unsure([0.99, 0.95, 0.97])
     assert not orient.looks_unsure([0.2, 0.3])  # too few digits to vote
