@@ -3,8 +3,9 @@
 A page scanned sideways or upside down, with no orientation tag, reads as nonsense read
 surely by nobody. Where a page's reading is unsure, its blobs of one digit's proportions
 are read again turned by one, two and three quarter turns; the page is turned the way its
-digits read most surely, and only by a clear margin (0, 1 and 8 read alike either way up, and
-6 and 9 swap: the other digits carry the vote). numpy only; the reader does the reading.
+digits read most surely, and only by a clear margin (upside down, 0, 1, 2, 5 and 8 read much
+as themselves and 6 and 9 swap: the other digits carry that vote). numpy only; the reader
+does the reading.
 """
 
 from collections.abc import Sequence
