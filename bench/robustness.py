@@ -1,7 +1,7 @@
 """How /digits and /lines hold up when the same held-out images are photographed or printed
 differently: rotated (a few degrees, a quarter or a half turn), shrunk, enlarged pixel by
 pixel, blurred, noisy, pencil-pale, on squared or dotted paper, on a desk, under a sharp
-shadow, folded, on kraft paper.
+shadow, folded, on kraft paper, under a lamp's glare.
 
     python bench/robustness.py digits --count 200 [--variants none rot3 pencil ...]
     python bench/robustness.py lines --count 60 [--set mixed]
@@ -121,6 +121,20 @@ def _crease(img: Image, rng: np.random.Generator) -> Image:
     return np.clip(img * (step * line)[..., None], 0, 255).astype(np.uint8)
 
 
+def _glare(img: Image, rng: np.random.Generator) -> Image:
+    """A lamp's reflection on a photographed page (paper 200-225): an oval 30-60% of the page
+    across washing everything 60-85% of the way to white at its middle."""
+    h, w = img.shape[:2]
+    paper = rng.uniform(200, 225)
+    photo = 30.0 + img.astype(np.float32) / 255.0 * (paper - 30.0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h
+    ax, ay = rng.uniform(0.15, 0.3) * w, rng.uniform(0.2, 0.4) * h
+    oval = np.clip(1.6 * (1 - ((xx - cx) / ax) ** 2 - ((yy - cy) / ay) ** 2), 0, 1) ** 0.7
+    photo += (255.0 - photo) * (rng.uniform(0.6, 0.85) * oval)[..., None]
+    return np.clip(photo + rng.normal(0, 2, photo.shape), 0, 255).astype(np.uint8)
+
+
 def _kraft(img: Image, rng: np.random.Generator) -> Image:
     """Red or blue ink on brown kraft paper, shaded 15-30% towards a corner."""
     h, w = img.shape[:2]
@@ -184,6 +198,7 @@ def variants(rng: np.random.Generator) -> dict[str, Callable[[Image], Image]]:
         "shadow": lambda img: _shadow(img, rng),
         "crease": lambda img: _crease(img, rng),
         "kraft": lambda img: _kraft(img, rng),
+        "glare": lambda img: _glare(img, rng),
     }
 
 

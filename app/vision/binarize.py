@@ -34,6 +34,16 @@ MIN_CONTRAST = 24.0
 PAPER_NOISE = 7
 MIN_INK_PIXELS = 20
 MIN_MARK_AREA = 12
+# Glare (a lamp's or the sky's reflection) washes ink out towards white: where the paper, at
+# least WASH_WHITE and WASH_BRIGHTER levels above the page's median paper, holds ink of less
+# than WASHED of the page's typical contrast (its 90th percentile), but at least WASH_FLOOR
+# levels (below that: the paper's noise), the ink's contrast is brought back to the typical,
+# by up to MAX_WASH_GAIN times.
+WASH_WHITE = 245.0
+WASH_BRIGHTER = 10.0
+WASHED = 0.5
+WASH_FLOOR = 16.0
+MAX_WASH_GAIN = 6.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,59 @@ def _lift_shade(gray: np.ndarray) -> np.ndarray:
     return cv2.add(gray, cv2.resize(lack, gray.shape[::-1], interpolation=cv2.INTER_LINEAR))
 
 
+def _small_levels(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The paper's level (`_paper_background`'s max filter) and the darkest ink near each
+    point, at about LOOK pixels across, and the filter's kernel; None for a tiny image."""
+    h, w = gray.shape
+    if min(h, w) < 16:
+        return None
+    step = max(1, int(np.ceil(max(h, w) / LOOK)))
+    hs, ws = h // step, w // step
+    if min(hs, ws) < 4:
+        return None
+    # Minimum over step x step blocks: an average (INTER_AREA) would fade strokes away.
+    blocks = gray[: hs * step, : ws * step].reshape(hs, step, ws, step)
+    darkest, small = blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))
+    k = max(3, (min(hs, ws) // 6) | 1)
+    kernel = np.ones((k, k), np.uint8)
+    return cv2.dilate(small, kernel), cv2.erode(darkest, kernel), k
+
+
+def restore_washed_ink(raw: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """`flat` (the page, light divided out) with ink washed out by glare brought back to the
+    page's typical contrast (WASHED and the rest): glare is told by `raw`'s paper (the page
+    as photographed), the ink's contrast by `flat`'s, where a vignette's or a shadow's
+    gradient is gone. `flat` itself where there is none."""
+    raw_levels = _small_levels(raw)
+    if raw_levels is None:
+        return flat
+    bright = raw_levels[0]
+    top, median = float(bright.max()), float(np.median(bright))
+    if top < WASH_WHITE or top < median + WASH_BRIGHTER:
+        return flat  # no paper brighter than the rest: no glare (a clean scan stops here)
+    levels = _small_levels(flat)
+    assert levels is not None  # the same shape as `raw`
+    paper, darkest, k = levels
+    contrast = paper.astype(np.float32) - darkest.astype(np.float32)
+    typical = float(np.percentile(contrast, 90))
+    strong = (contrast >= WASHED * typical).view(np.uint8)
+    washed = (
+        (contrast >= WASH_FLOOR)
+        & (bright >= max(WASH_WHITE, median + WASH_BRIGHTER))
+        # Not beside full-contrast ink: a stroke's faint edge is no washed ink.
+        & (cv2.dilate(strong, np.ones((3, 3), np.uint8)) == 0)
+    )
+    if not washed.any():
+        return flat
+    gain = np.ones(contrast.shape, np.float32)
+    gain[washed] = np.minimum(typical / contrast[washed], MAX_WASH_GAIN)
+    size = flat.shape[::-1]
+    gain = cv2.resize(cv2.blur(gain, (k, k)), size, interpolation=cv2.INTER_LINEAR)
+    level = cv2.resize(cv2.blur(paper, (k, k)), size, interpolation=cv2.INTER_LINEAR)
+    out = level.astype(np.float32) - (level.astype(np.float32) - flat) * gain
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def ink_map(
     gray: np.ndarray, faint: float | None = None, grid: bool = False, sharp_light: bool = False
 ) -> InkMap:
@@ -186,12 +249,14 @@ def ink_map(
     With `faint`, ink at least that strong joins the mask where it touches the mask's ink
     (hysteresis: `grow_faint_ink`); with `grid`, a squared paper's grid is painted out first
     (`remove_grid`); with `sharp_light`, uneven light is flattened keeping its edges
-    (`_paper_background`)."""
+    (`_paper_background`) and ink washed out by glare is brought back (`restore_washed_ink`)."""
     hist = grey_hist(gray)
     dark = dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
     flat = flatten_illumination(dark, hist, sharp_light)
+    if sharp_light:
+        flat = restore_washed_ink(dark, flat)
     ink = _binarise(flat, hist if flat is dark else None, faint, grid)
     if ink is None and flat is dark:
         # Faint writing on paper lit a little unevenly (less than UNEVEN_LIGHT): Otsu's split

@@ -301,3 +301,33 @@ def test_a_sharp_shadow_over_part_of_the_page_keeps_its_edge(
     # The premise: with the light's edges smoothed over, the digits in the shadow are lost.
     monkeypatch.setattr(binarize, "CLOSING_KERNEL", 10**6)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
+
+
+@pytest.mark.parametrize("wash", [0.7, 0.8])
+def test_ink_washed_out_by_glare_is_brought_back(
+    client: TestClient, t10k, monkeypatch, wash: float
+) -> None:
+    # A lamp's reflection over the middle of a photographed page (paper 215, the glare
+    # lifting everything `wash` of the way to white): the ink under it kept a fifth to a
+    # third of its contrast, and its digits were lost.
+    page, text = digit_page(t10k)
+    h, w = page.shape
+    photo = 40.0 + (page.astype(np.float32) / 255.0) * 175.0
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r2 = ((xx - 0.45 * w) / (0.3 * w)) ** 2 + ((yy - 0.5 * h) / (0.45 * h)) ** 2
+    glare = np.clip(1.6 * (1 - r2), 0, 1) ** 0.7
+    photo += (255.0 - photo) * wash * glare
+    photo += np.random.default_rng(0).normal(0, 2, photo.shape)
+    body = encode(np.clip(photo, 0, 255).astype(np.uint8))
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
+    # The premise: left washed out, digits under the glare are lost.
+    monkeypatch.setattr(binarize, "restore_washed_ink", lambda raw, flat: flat)
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
+
+
+def test_a_clean_page_and_one_lit_unevenly_without_glare_are_left_as_they_are(t10k) -> None:
+    page, _ = digit_page(t10k)
+    assert binarize.restore_washed_ink(page, page) is page
+    w = page.shape[1]
+    vignette = (page * np.linspace(0.7, 1.0, w, dtype=np.float32)[None, :]).astype(np.uint8)
+    assert binarize.restore_washed_ink(vignette, page) is page
