@@ -207,11 +207,17 @@ def _small_levels(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None
     return cv2.dilate(small, kernel), cv2.erode(darkest, kernel), k
 
 
-def restore_washed_ink(raw: np.ndarray, flat: np.ndarray) -> np.ndarray:
+def restore_washed_ink(
+    raw: np.ndarray, flat: np.ndarray, hist: np.ndarray | None = None
+) -> np.ndarray:
     """`flat` (the page, light divided out) with ink washed out by glare brought back to the
     page's typical contrast (WASHED and the rest): glare is told by `raw`'s paper (the page
-    as photographed), the ink's contrast by `flat`'s, where a vignette's or a shadow's
-    gradient is gone. `flat` itself where there is none."""
+    as photographed; `hist`: its histogram, where known), the ink's contrast by `flat`'s,
+    where a vignette's or a shadow's gradient is gone. `flat` itself where there is none."""
+    hist = grey_hist(raw) if hist is None else hist
+    brightest = int(np.flatnonzero(hist)[-1]) if hist.any() else 0
+    if brightest < WASH_WHITE or brightest < level_of_hist(hist, 0.5) + WASH_BRIGHTER:
+        return flat  # nothing brighter than most of the page: a clean scan stops here
     raw_levels = _small_levels(raw)
     if raw_levels is None:
         return flat
@@ -256,7 +262,7 @@ def ink_map(
         hist = hist[::-1]
     flat = flatten_illumination(dark, hist, sharp_light)
     if sharp_light:
-        flat = restore_washed_ink(dark, flat)
+        flat = restore_washed_ink(dark, flat, hist)
     ink = _binarise(flat, hist if flat is dark else None, faint, grid)
     if ink is None and flat is dark:
         # Faint writing on paper lit a little unevenly (less than UNEVEN_LIGHT): Otsu's split

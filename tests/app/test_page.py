@@ -321,7 +321,7 @@ def test_ink_washed_out_by_glare_is_brought_back(
     body = encode(np.clip(photo, 0, 255).astype(np.uint8))
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
     # The premise: left washed out, digits under the glare are lost.
-    monkeypatch.setattr(binarize, "restore_washed_ink", lambda raw, flat: flat)
+    monkeypatch.setattr(binarize, "restore_washed_ink", lambda raw, flat, hist=None: flat)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
 
 
