@@ -207,6 +207,19 @@ def _small_levels(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None
     return cv2.dilate(small, kernel), cv2.erode(darkest, kernel), k
 
 
+def _long_faint_lines(flat: np.ndarray) -> np.ndarray:
+    """H x W bool: pixels within a few of straight dark lines across much of the page (a
+    fold's crease: stretched as washed ink, it grew too wide to be told from a stroke)."""
+    dark = (flat < 255 - 2 * WASH_FLOOR).view(np.uint8)
+    length = 0.25 * max(flat.shape)
+    # In the whole mask: the strokes a line crosses are on it too.
+    found = cv2.HoughLinesP(dark, 1, np.pi / 360, round(0.5 * length), None, length, 3)
+    band = np.zeros(flat.shape, np.uint8)
+    for x0, y0, x1, y1 in () if found is None else found.reshape(-1, 4):
+        cv2.line(band, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=11)
+    return band > 0
+
+
 def restore_washed_ink(
     raw: np.ndarray, flat: np.ndarray, hist: np.ndarray | None = None
 ) -> np.ndarray:
@@ -225,9 +238,9 @@ def restore_washed_ink(
     top, median = float(bright.max()), float(np.median(bright))
     if top < WASH_WHITE or top < median + WASH_BRIGHTER:
         return flat  # no paper brighter than the rest: no glare (a clean scan stops here)
-    # Contrast of the ink, not of the paper's grain: a 3 x 3 mean first (a photo's noise of
+    # Contrast of the ink, not of the paper's grain: a 5 x 5 mean first (a photo's noise of
     # sigma 4 spans 24 levels over a block; a stroke keeps its contrast).
-    levels = _small_levels(cv2.blur(flat, (3, 3)))
+    levels = _small_levels(cv2.blur(flat, (5, 5)))
     assert levels is not None  # the same shape as `raw`
     paper, darkest, k = levels
     contrast = paper.astype(np.float32) - darkest.astype(np.float32)
@@ -245,6 +258,7 @@ def restore_washed_ink(
     gain[washed] = np.minimum(typical / contrast[washed], MAX_WASH_GAIN)
     size = flat.shape[::-1]
     gain = cv2.resize(cv2.blur(gain, (k, k)), size, interpolation=cv2.INTER_LINEAR)
+    gain[_long_faint_lines(flat)] = 1.0
     level = cv2.resize(cv2.blur(paper, (k, k)), size, interpolation=cv2.INTER_LINEAR)
     out = level.astype(np.float32) - (level.astype(np.float32) - flat) * gain
     return np.clip(out, 0, 255).astype(np.uint8)

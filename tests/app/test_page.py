@@ -331,3 +331,21 @@ def test_a_clean_page_and_one_lit_unevenly_without_glare_are_left_as_they_are(t1
     w = page.shape[1]
     vignette = (page * np.linspace(0.7, 1.0, w, dtype=np.float32)[None, :]).astype(np.uint8)
     assert binarize.restore_washed_ink(vignette, page) is page
+
+
+@pytest.mark.parametrize("index", [2, 6, 10])
+def test_a_creases_faint_line_is_not_stretched_as_washed_ink(
+    client: TestClient, t10k, monkeypatch, index: int
+) -> None:
+    # A fold: a faint line, the light a little lower beyond it; the near side is the brighter
+    # paper, the faint line on it passes for washed ink. Stretched, it grew too wide to be
+    # taken out as a crease, and stayed a stroke joining the digits it crossed.
+    from bench.robustness import _crease
+    from training import digit_sheets
+
+    images, labels = t10k
+    sheet = digit_sheets.make_sheets(images, labels, "rows", index + 1, 5)[index]
+    body = encode(_crease(sheet.image, np.random.default_rng(2)))
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == sheet.text
+    monkeypatch.setattr(binarize, "_long_faint_lines", lambda flat: np.zeros(flat.shape, bool))
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != sheet.text
