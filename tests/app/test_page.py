@@ -12,8 +12,10 @@ from app.lines import reader as line_reader
 from app.vision import binarize
 from app.vision import page as page_module
 from app.vision.page import paper_only
+from bench.robustness import _crease
 from tests.conftest import digit_row, encode
 from tests.models.test_shipped_crnn import digit_lines, service_cer
+from training import digit_sheets
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -340,9 +342,6 @@ def test_a_creases_faint_line_is_not_stretched_as_washed_ink(
     # A fold: a faint line, the light a little lower beyond it; the near side is the brighter
     # paper, the faint line on it passes for washed ink. Stretched, it grew too wide to be
     # taken out as a crease, and stayed a stroke joining the digits it crossed.
-    from bench.robustness import _crease
-    from training import digit_sheets
-
     images, labels = t10k
     sheet = digit_sheets.make_sheets(images, labels, "rows", index + 1, 5)[index]
     body = encode(_crease(sheet.image, np.random.default_rng(2)))
