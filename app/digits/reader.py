@@ -176,14 +176,16 @@ class DigitReader:
     def _read_any_way_up(self, gray: np.ndarray) -> list[ReadDigit]:
         """`_read`, and where its reading is unsure, read again turned the way up its
         digits read surest (`app.digits.orient`); boxes in `gray`'s pixels."""
-        found = self._read(gray)
-        if not orient.looks_unsure([d.confidence for d in found]):
-            return found
-        inks = orient.voters(self._segments(digit_ink(gray)))
-        if len(inks) < orient.MIN_VOTERS:
+        ink = digit_ink(gray)
+        segments = self._segments(ink)
+        # The voters' ink, taken before reading works on the segments (it may cut them).
+        inks = orient.voters(segments)
+        found = self._read(gray, ink, segments)
+        unsure = orient.looks_unsure([d.confidence for d in found])
+        if not unsure or len(inks) < orient.MIN_VOTERS:
             return found
         # 4N x 32 x 32: every voter upright, then turned once, twice and three times.
-        turned = [normalize_digit(np.rot90(ink, k)) for k in range(4) for ink in inks]
+        turned = [normalize_digit(np.rot90(v, k)) for k in range(4) for v in inks]
         probs = self.classify(np.stack(turned)).reshape(4, len(inks), -1)
         k = orient.best_turn(probs, self.labels)
         if k == 0:
@@ -193,11 +195,18 @@ class DigitReader:
             return found
         return [replace(d, box=orient.box_back(d.box, k, gray.shape)) for d in turned]
 
-    def _read(self, gray: np.ndarray) -> list[ReadDigit]:
+    def _read(
+        self,
+        gray: np.ndarray,
+        ink: InkMap | None = None,
+        segments: list[Segment] | None = None,
+    ) -> list[ReadDigit]:
         """`_read_segments` of the image, levelled first where its rows are tilted
-        (`app.digits.tilt`); boxes in `gray`'s pixels."""
-        ink = digit_ink(gray)
-        segments = self._segments(ink)
+        (`app.digits.tilt`); boxes in `gray`'s pixels. `ink` and `segments`: the image's,
+        where already found."""
+        if ink is None or segments is None:
+            ink = digit_ink(gray)
+            segments = self._segments(ink)
         tilt = page_tilt([seg.box for seg in segments if not seg.small], ink.mask)
         if not needs_levelling(tilt):
             return self._read_segments(segments)

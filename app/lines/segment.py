@@ -14,7 +14,7 @@ from app.vision import scale
 from app.vision.binarize import InkMap, ink_map
 from app.vision.dots import without_dot_grid
 from app.vision.rules import rule_fringe, rule_pixels
-from app.vision.turn import bounds_back, quarter_turns_back, then, turn
+from app.vision.turn import bounds_back, box_through, quarter_turns_back, then, turn
 
 # A page of several lines is searched for its skew up to this angle (degrees) either way,
 # every SKEW_COARSE_DEG, then every SKEW_STEP_DEG about the sharpest.
@@ -71,20 +71,17 @@ class LineCrop:
     half_height: float = 0.0  # half the line's ink height in the deskewed page
     top: float = 0.0  # the deskewed page's row of `gray`'s first row
 
-    def upload_x(self, x: float) -> float:
-        """Column `x` of `gray`, at the line's middle, in upload coordinates."""
-        m = self.to_upload
-        return float(m[0, 0] * (x + self.offset_x) + m[0, 1] * self.centre_y + m[0, 2])
-
     def upload_box(self, left: float, right: float) -> tuple[int, int, int, int]:
         """Columns `left`..`right` of `gray`, across the line's ink height, as the upload's
         (x, y, width, height) that holds them."""
-        x0, x1 = left + self.offset_x, right + self.offset_x
-        y0, y1 = self.centre_y - self.half_height, self.centre_y + self.half_height
-        corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
-        pts = corners @ self.to_upload.T
-        (ax0, ay0), (ax1, ay1) = np.floor(pts.min(axis=0)), np.ceil(pts.max(axis=0))
-        return int(ax0), int(ay0), max(1, int(ax1 - ax0)), max(1, int(ay1 - ay0))
+        ax0, ay0, ax1, ay1 = box_through(
+            self.to_upload,
+            left + self.offset_x,
+            self.centre_y - self.half_height,
+            right + self.offset_x,
+            self.centre_y + self.half_height,
+        )
+        return ax0, ay0, max(1, ax1 - ax0), max(1, ay1 - ay0)
 
     def flipped(self) -> "LineCrop":
         """This crop turned half a turn, in place: the same pixels of the upload, read the

@@ -26,12 +26,22 @@ def bounds_back(
 ) -> tuple[int, int, int, int]:
     """The box (x0, y0)-(x1, y1) of a turned page, through `inv` (2 x 3: turned -> upload),
     as the upload's (x, y, width, height) that holds it, clipped to the upload (`shape`)."""
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
-    pts = corners @ inv.T
     h, w = shape[:2]
-    ax0, ay0 = np.clip(np.floor(pts.min(axis=0)), 0, [w, h]).astype(int)
-    ax1, ay1 = np.clip(np.ceil(pts.max(axis=0)), 0, [w, h]).astype(int)
-    return int(ax0), int(ay0), int(ax1 - ax0), int(ay1 - ay0)
+    ax0, ay0, ax1, ay1 = box_through(inv, x0, y0, x1, y1)
+    ax0, ax1 = min(max(ax0, 0), w), min(max(ax1, 0), w)
+    ay0, ay1 = min(max(ay0, 0), h), min(max(ay1, 0), h)
+    return ax0, ay0, ax1 - ax0, ay1 - ay0
+
+
+def box_through(
+    m: np.ndarray, x0: float, y0: float, x1: float, y1: float
+) -> tuple[int, int, int, int]:
+    """The whole-pixel box (x0, y0, x1, y1) that holds the box (x0, y0)-(x1, y1) mapped
+    through `m` (2 x 3)."""
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
+    pts = corners @ m.T
+    (ax0, ay0), (ax1, ay1) = np.floor(pts.min(axis=0)), np.ceil(pts.max(axis=0))
+    return int(ax0), int(ay0), int(ax1), int(ay1)
 
 
 def quarter_turns_back(k: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -132,11 +132,13 @@ def test_thin_bands_join_the_nearby_line_but_not_a_far_one() -> None:
     assert _bands(mask) == [(10, 47), (100, 130), (190, 192)]
 
 
-def test_upload_x_maps_columns_back_without_rotation(t10k) -> None:
+def test_upload_box_maps_columns_back_without_rotation(t10k) -> None:
     page = np.pad(page_of_rows(t10k, 1, start=500), ((0, 0), (37, 0)), constant_values=255)
     (line,) = find_lines(page)
-    left = np.nonzero((line.gray < 128).any(axis=0))[0][0]
-    assert line.upload_x(left) == pytest.approx(line.box.x, abs=1)
+    cols = np.nonzero((line.gray < 128).any(axis=0))[0]
+    x, y, width, height = line.upload_box(cols[0], cols[-1] + 1)
+    assert x == pytest.approx(line.box.x, abs=1) and width == pytest.approx(line.box.width, abs=2)
+    assert (y, height) == (line.box.y, line.box.height)
 
 
 def test_touching_rows_are_cut_apart(t10k) -> None:
@@ -213,7 +215,7 @@ def test_a_large_page_is_read_shrunk_with_boxes_in_its_own_pixels(t10k) -> None:
             assert abs(12 * getattr(a.box, key) - getattr(b.box, key)) <= 24
         # Characters' columns map back to the upload's too.
         right_a, right_b = a.gray.shape[1] - 1, b.gray.shape[1] - 1
-        assert abs(12 * a.upload_x(right_a) - b.upload_x(right_b)) <= 24
+        assert abs(12 * a.upload_box(right_a, right_a)[0] - b.upload_box(right_b, right_b)[0]) <= 24
 
 
 def test_rules_are_not_looked_for_in_writing(t10k) -> None:
