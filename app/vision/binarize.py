@@ -35,6 +35,12 @@ MIN_STROKE_RUNS = 50
 # it lies on one side.
 EVEN_SPLIT = 0.1
 CLEAR_BORDER = 0.25
+# Where the darker side of the split holds the median but is lit unevenly, the lighter is
+# still the paper if it lies along at least this share of the image's border (writing, light
+# on dark, does not), in an image at least LIT_SIDE pixels on its shorter side (in a tight
+# crop of light writing, thick strokes leave the dark paper's level uneven and cross edges).
+LIT_BORDER = 0.25
+LIT_SIDE = 128
 # Paper and ink medians closer than this are not two classes: the image holds no ink.
 MIN_CONTRAST = 24.0
 # Where Otsu's split finds no ink, ink lies this many times the paper's spread (its median
@@ -107,16 +113,25 @@ def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
         return 255 - gray if far_light > far_dark else gray
     dark_paper = median <= split
     dark_share = float(hist[: split + 1].sum()) / max(float(hist.sum()), 1.0)
-    if abs(dark_share - 0.5) < EVEN_SPLIT and min(gray.shape) >= 3:
+    split_evenly = abs(dark_share - 0.5) < EVEN_SPLIT and min(gray.shape) >= 3
+    if not (dark_paper or split_evenly):
+        return gray
+    # The light over what the median calls the paper.
+    bg = _paper_background(255 - gray if dark_paper else gray)
+    even = bg is None or float(bg.max()) - float(bg.min()) <= UNEVEN_LIGHT
+    lit_border = float((border_ring(gray) > split).mean())
+    if split_evenly and even and abs(lit_border - 0.5) >= CLEAR_BORDER:
         # Ink about as much as paper (a digit cropped to its strokes, no margin): where the
         # light is even, the side most of the image's border lies on is the paper (strokes
         # touch a tight crop's edges here and there; a vignetted photo's dark edges are no
         # paper, and its light is uneven).
-        bg = _paper_background(255 - gray if dark_paper else gray)
-        even = bg is None or float(bg.max()) - float(bg.min()) <= UNEVEN_LIGHT
-        dark_border = float((border_ring(gray) <= split).mean())
-        if even and abs(dark_border - 0.5) >= CLEAR_BORDER:
-            dark_paper = dark_border > 0.5
+        dark_paper = lit_border < 0.5
+    elif dark_paper and not even and lit_border >= LIT_BORDER and min(gray.shape) >= LIT_SIDE:
+        # The darker side holds the median, but the lighter lies along much of the image's
+        # edge and the "paper" is lit unevenly: a shadow over most of the page, the lit
+        # paper beyond it. (Light writing on dark paper touches the edges only here and
+        # there, its paper evenly dark.)
+        dark_paper = False
     return 255 - gray if dark_paper else gray
 
 
