@@ -577,7 +577,8 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
     if not ink.mask.any():
         return []
     labels, boxes, areas, kept, ref_h = _marks(ink.mask)
-    if kept and folds.may_hold_long_lines([(boxes[i].width, boxes[i].height) for i in kept], ref_h):
+    sizes = [(boxes[i].width, boxes[i].height) for i in kept]
+    if kept and folds.may_hold_long_lines(sizes, ref_h, ink.mask.shape):
         # A crease across the page joins the digits it touches: it goes first.
         ink = folds.without_long_lines(ink, ref_h)
         labels, boxes, areas, kept, ref_h = _marks(ink.mask)

@@ -7,6 +7,8 @@ writing heights (probabilistic Hough) and taken out of the ink map where it is t
 a pen's stroke: strokes crossing it keep their pixels.
 """
 
+import math
+
 import cv2
 import numpy as np
 
@@ -16,21 +18,36 @@ from app.vision.rules import without_pixels
 # A line this many writing heights long (or longer) is no stroke of writing: a 1 is one
 # height, an underline is a form line, and digits' strokes never run on straight so far.
 LONG = 4.0
+# ... or this many, where it also crosses the image from edge to edge (ACROSS of its extent
+# that way): a crease through a page of two short rows is only three writing heights long,
+# and a stroke of writing that long does not run from one edge to the other.
+CROSSING = 2.5
+ACROSS = 0.9
 # Along a line, gaps up to this share of the writing height are bridged (a crease fades and
 # comes back).
 GAP = 0.1
 _OPEN = np.ones((3, 3), np.uint8)
 
 
-def may_hold_long_lines(sizes: list[tuple[int, int]], height: float) -> bool:
-    """Whether any component (width, height) is LONG writing heights (`height`) long."""
-    return max((max(w, h) for w, h in sizes), default=0) >= LONG * height
+def may_hold_long_lines(
+    sizes: list[tuple[int, int]], height: float, image: tuple[int, int]
+) -> bool:
+    """Whether any component (width, height) is LONG writing heights (`height`) long, or
+    CROSSING long and across the image (its H x W shape `image`) from edge to edge."""
+    return any(
+        max(w, h) >= LONG * height
+        or (max(w, h) >= CROSSING * height and (h >= ACROSS * image[0] or w >= ACROSS * image[1]))
+        for w, h in sizes
+    )
 
 
 def long_lines(mask: np.ndarray, height: float) -> np.ndarray | None:
     """H x W bool: the mask's thin pixels (what a 3 x 3 opening takes away) on straight
-    lines LONG writing heights (`height`) long or longer; None where none is found."""
-    length = LONG * height
+    lines LONG writing heights (`height`) long or longer, or CROSSING long where they run
+    from edge to edge; None where none is found."""
+    # Lines as long as the image's shorter side are looked for where that is shorter than
+    # LONG heights; those that do not reach from edge to edge are left.
+    length = min(LONG * height, max(CROSSING * height, ACROSS * min(mask.shape)))
     # Looked for in the whole mask: the strokes a line crosses would break its thin pixels
     # into pieces too short to tell.
     found = cv2.HoughLinesP(
@@ -44,7 +61,12 @@ def long_lines(mask: np.ndarray, height: float) -> np.ndarray | None:
     if found is None:
         return None
     band = np.zeros(mask.shape, np.uint8)
+    h, w = mask.shape
     for x0, y0, x1, y1 in found.reshape(-1, 4):
+        if math.hypot(int(x1) - int(x0), int(y1) - int(y0)) < LONG * height and not (
+            abs(int(y1) - int(y0)) >= ACROSS * h or abs(int(x1) - int(x0)) >= ACROSS * w
+        ):
+            continue  # short of LONG and not from edge to edge
         # 5 px: the line's own 1-3 px and the staircase of a slight tilt.
         cv2.line(band, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=5)
     # Only what is thinner than a pen's stroke goes: a stroke crossing the line, or running

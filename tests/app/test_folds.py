@@ -6,7 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.vision import folds
-from tests.conftest import digit_row, read_text
+from bench.robustness import _crease
+from tests.conftest import digit_row, encode, read_text
+from training import digit_sheets
 
 
 def _page(t10k) -> tuple[np.ndarray, str]:
@@ -50,3 +52,19 @@ def test_a_page_without_long_lines_is_left_alone(t10k) -> None:
     cv2.line(row, (10, 30), (390, 30), 1, 4)  # thick: a stroke's width, not a crease's
     gone = folds.long_lines(row, 40.0)
     assert gone is None or gone.sum() < 0.05 * row.sum()  # its ends' corners at most
+
+
+def test_a_crease_across_a_short_page_edge_to_edge_is_taken_out(
+    client: TestClient, t10k, monkeypatch
+) -> None:
+    # Two short rows: the fold from the top edge to the bottom is only about three writing
+    # heights long, under the four that tell a line on a taller page, and it joined a 3 and
+    # a 4 into an 8.
+    images, labels = t10k
+    sheet = digit_sheets.make_sheets(images, labels, "rows", 22, 5)[21]
+    body = encode(_crease(sheet.image, np.random.default_rng(4)))
+    assert sheet.text.count("\n") == 1
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == sheet.text
+    # The premise: held to four writing heights, the crease is left in.
+    monkeypatch.setattr(folds, "CROSSING", folds.LONG)
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != sheet.text
