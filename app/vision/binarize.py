@@ -261,8 +261,6 @@ def _divided(gray: np.ndarray, bg: np.ndarray) -> np.ndarray:
     """`gray` divided by the paper's level `bg` (any size), paper brought to 255."""
     bg = cv2.resize(bg, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     return cv2.divide(gray, bg, scale=255.0)
-    bg = cv2.resize(bg, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    return cv2.divide(gray, bg, scale=255.0)
 
 
 def _shade_beside_ink(hist: np.ndarray, shade: float) -> bool:
