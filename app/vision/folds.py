@@ -29,16 +29,21 @@ GAP = 0.1
 _OPEN = np.ones((3, 3), np.uint8)
 
 
+def _is_long(
+    length: float, across: float, down: float, height: float, image: tuple[int, ...]
+) -> bool:
+    """Whether something `length` long, spanning `across` x `down` pixels, is LONG writing
+    heights (`height`) long, or CROSSING long and across the image (its H x W shape `image`)
+    from edge to edge."""
+    edge_to_edge = down >= ACROSS * image[0] or across >= ACROSS * image[1]
+    return length >= LONG * height or (length >= CROSSING * height and edge_to_edge)
+
+
 def may_hold_long_lines(
     sizes: list[tuple[int, int]], height: float, image: tuple[int, int]
 ) -> bool:
-    """Whether any component (width, height) is LONG writing heights (`height`) long, or
-    CROSSING long and across the image (its H x W shape `image`) from edge to edge."""
-    return any(
-        max(w, h) >= LONG * height
-        or (max(w, h) >= CROSSING * height and (h >= ACROSS * image[0] or w >= ACROSS * image[1]))
-        for w, h in sizes
-    )
+    """Whether any component (width, height) is long (`_is_long`)."""
+    return any(_is_long(max(w, h), w, h, height, image) for w, h in sizes)
 
 
 def long_lines(mask: np.ndarray, height: float) -> np.ndarray | None:
@@ -61,11 +66,9 @@ def long_lines(mask: np.ndarray, height: float) -> np.ndarray | None:
     if found is None:
         return None
     band = np.zeros(mask.shape, np.uint8)
-    h, w = mask.shape
     for x0, y0, x1, y1 in found.reshape(-1, 4):
-        if math.hypot(int(x1) - int(x0), int(y1) - int(y0)) < LONG * height and not (
-            abs(int(y1) - int(y0)) >= ACROSS * h or abs(int(x1) - int(x0)) >= ACROSS * w
-        ):
+        across, down = abs(int(x1) - int(x0)), abs(int(y1) - int(y0))
+        if not _is_long(math.hypot(across, down), across, down, height, mask.shape):
             continue  # short of LONG and not from edge to edge
         # 5 px: the line's own 1-3 px and the staircase of a slight tilt.
         cv2.line(band, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=5)
