@@ -91,14 +91,14 @@ class LineReader:
         A page that reads unsurely is also read turned (`app.lines.orient`)."""
         page = paper_only(smooth_blocks(gray))
         crops = self._crops(page, single_line)
-        found, frames = self._read_crops(crops, beam)
+        upright = self._read_crops(crops, beam)
+        found = upright.found
         confidences = [c.confidence for line in found for c in line.characters]
         # One line much taller than wide (read with single_line) is a line on its side,
         # however few characters its reading has.
         tall = len(found) == 1 and orient.on_its_side(found[0].box.width, found[0].box.height)
         if not (orient.looks_unsure(confidences) or tall):
             return found
-        upright = _reading(found, frames)
         sideways = orient.looks_sideways(len(found), len(confidences), tall)
         best, best_sure, best_crops = 0, upright.chars, crops
         for k in (2, 1, 3) if sideways else (2,):
@@ -111,7 +111,7 @@ class LineReader:
                     else self._crops(page, single_line, k)
                 )
                 # Greedy: the turns are judged at a fraction of a beam search's cost.
-                turned = _reading(*self._read_crops(turned_crops, 0))
+                turned = self._read_crops(turned_crops, 0)
             except TooManyCharacters:
                 continue  # turned, a long line is a column of many: this way up it is not
             if orient.wins(turned, upright, k % 2 == 1, single_line) and turned.chars > best_sure:
@@ -122,7 +122,7 @@ class LineReader:
             return found
         # The winner read again as asked, and held to the same test: a greedy reading can be
         # surer of its characters than the beam's.
-        again = _reading(*self._read_crops(best_crops, beam))
+        again = self._read_crops(best_crops, beam)
         return again.found if orient.wins(again, upright, best % 2 == 1, single_line) else found
 
     def _crops(self, page: np.ndarray, single_line: bool, turns: int = 0) -> list[LineCrop]:
@@ -139,9 +139,8 @@ class LineReader:
             )
         return crops
 
-    def _read_crops(self, crops: list[LineCrop], beam: int) -> tuple[list[ReadLine], float]:
-        """The lines read from their crops, and the mean log-probability of their frames'
-        likeliest labels."""
+    def _read_crops(self, crops: list[LineCrop], beam: int) -> orient.Reading:
+        """The lines read from their crops, and how surely (`orient.Reading`)."""
         fitted = [fit_line(c.gray, self.height) for c in crops]
         for line, _, _ in fitted:
             if line.shape[1] > self.max_width:
@@ -151,6 +150,7 @@ class LineReader:
                 )
         scores = self.recognise([line for line, _, _ in fitted])
         result = []
+        lm_sum, followers = 0.0, 0
         budget = BEAM_MAX_FRAMES
         for crop, (_, x0, scale), logp in zip(crops, fitted, scores, strict=True):
             # Beam search costs ~0.1 ms a frame on real lines but up to ~0.5 ms on noise: past
@@ -160,6 +160,8 @@ class LineReader:
             decoded = self._decode(logp, width)
             if not decoded:
                 continue
+            lm_sum += self._lm_sum([d.index for d in decoded])
+            followers += len(decoded) - 1
             edges = char_edges(decoded, len(logp))
             chars = [
                 self._place(d, left, right, crop, x0, scale)
@@ -170,7 +172,23 @@ class LineReader:
             text = "".join(c.char for c in chars)
             result.append(ReadLine(text, conf, crop.box, chars))
         frames = [logp.max(axis=1) for logp in scores if len(logp)]
-        return result, float(np.concatenate(frames).mean()) if frames else 0.0
+        chars = [c.confidence for line in result for c in line.characters]
+        return orient.Reading(
+            chars=orient.mean_confidence(chars),
+            frames=float(np.concatenate(frames).mean()) if frames else 0.0,
+            lines=len(result),
+            found=result,
+            lm=lm_sum / followers if followers else 0.0,
+        )
+
+    def _lm_sum(self, classes: list[int]) -> float:
+        """The language model's log-ratios of a line's characters, each after those before."""
+        if self.lm_score is None:
+            return 0.0
+        return sum(
+            self.lm_score(classes[k - 2] if k >= 2 else -1, classes[k - 1], classes[k])
+            for k in range(1, len(classes))
+        )
 
     def _decode(self, logp: np.ndarray, beam: int) -> list[DecodedChar]:
         if beam > 1:
@@ -193,11 +211,6 @@ class LineReader:
             y=max(0, y),
             height=height,
         )
-
-
-def _reading(found: list[ReadLine], frames: float) -> orient.Reading:
-    chars = [c.confidence for line in found for c in line.characters]
-    return orient.Reading(orient.mean_confidence(chars), frames, len(found), found)
 
 
 def char_edges(decoded: list[DecodedChar], frames: int) -> list[float]:

@@ -30,6 +30,27 @@ def test_a_half_turn_wins_only_surely_and_by_its_frames_too() -> None:
     assert orient.looks_sideways(1, 8, True)
 
 
+def test_a_half_turn_also_wins_by_characters_and_language_model_together() -> None:
+    # Chinese upside down: unsure characters in unlikely sequences; turned back, surer ones
+    # that follow each other as words do, though short of SURE_TURN.
+    upright = orient.Reading(chars=0.45, frames=-0.3, lines=1, lm=-1.0)
+    turned = orient.Reading(chars=0.7, frames=-0.2, lines=1, lm=0.5)
+    assert turned.chars < orient.SURE_TURN
+    assert orient.wins(turned, upright, quarter=False, single_line=False)
+    # Characters alone must then clear the whole margin.
+    flat = orient.Reading(chars=0.7, frames=-0.2, lines=1, lm=-1.0)
+    assert not orient.wins(flat, upright, quarter=False, single_line=False)
+    assert orient.wins(
+        orient.Reading(chars=0.85, frames=-0.2, lines=1, lm=-1.0),
+        upright,
+        quarter=False,
+        single_line=False,
+    )
+    # ... and read at least PLAIN_TURN.
+    low = orient.Reading(chars=0.55, frames=-0.2, lines=1, lm=5.0)
+    assert not orient.wins(low, orient.Reading(0.1, -0.5, 1, lm=-1.0), False, False)
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_a_page_of_lines_turned_reads_as_upright(
     client: TestClient, t10k, k: int, monkeypatch

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.engine import sha256_of
+from app.lines import orient
 from app.lines.lm import CharNgramLM
 from tests.conftest import ASSETS, ROOT, encode
 from training.crnn import edit_distance
@@ -54,3 +55,23 @@ def test_beam_search_with_the_model_reads_held_out_chinese_better(client, chines
     assert default < greedy - 0.02
     card = CRNN_CARD["service"]["sets"]["chinese"]["cer"]
     assert default <= max(2 * card, card + 0.03)
+
+
+def test_held_out_chinese_lines_sent_upside_down_mostly_read_as_upright(
+    client: TestClient, chinese_lines, monkeypatch
+) -> None:
+    def read(image: np.ndarray) -> str:
+        return client.post("/lines", files={"file": ("l.png", encode(image))}).json()["text"]
+
+    upright = [read(image) for image, _ in chinese_lines]
+    upside_down = [np.ascontiguousarray(image[::-1, ::-1]) for image, _ in chinese_lines]
+
+    def turned_back() -> int:
+        return sum(read(image) == text for image, text in zip(upside_down, upright, strict=True))
+
+    assert turned_back() >= 24  # 28 of 40
+    # The premise: where a turn must read surely (SURE_TURN), few of them turn back ...
+    monkeypatch.setattr(orient, "EVIDENCE", float("inf"))
+    assert turned_back() <= 12  # 7
+    # ... and upright, none is turned either way.
+    assert [read(image) for image, _ in chinese_lines] == upright
