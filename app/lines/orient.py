@@ -99,5 +99,10 @@ def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) ->
         and turned.chars >= upright.chars + MARGIN
         and turned.frames >= upright.frames + FRAME_MARGIN
     )
-    evidence = turned.chars - upright.chars + LM_SHARE * (turned.lm - upright.lm)
-    return sure or (turned.chars >= PLAIN_TURN and evidence > EVIDENCE)
+    return sure or (turned.chars >= PLAIN_TURN and gain(turned, upright) > EVIDENCE)
+
+
+def gain(other: Reading, reading: Reading) -> float:
+    """How much surer `other` reads than `reading`: its characters' mean confidence, plus
+    LM_SHARE of the language model's mean log-ratio per character, above `reading`'s."""
+    return other.chars - reading.chars + LM_SHARE * (other.lm - reading.lm)

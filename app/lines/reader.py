@@ -88,51 +88,87 @@ class LineReader:
 
     def read(self, gray: np.ndarray, single_line: bool = False, beam: int = 0) -> list[ReadLine]:
         """Every line of a grayscale page, top to bottom; `beam` > 1 uses prefix beam search.
-        A page that reads unsurely is also read turned (`app.lines.orient`)."""
+        A page that reads unsurely is also read turned (`app.lines.orient`), and with its
+        light divided out keeping its edges."""
         page = paper_only(smooth_blocks(gray))
         crops = self._crops(page, single_line)
-        upright = self._read_crops(crops, beam)
+        turns, crops, reading = self._turn(
+            page, crops, self._read_crops(crops, beam), single_line, beam
+        )
+        if orient.looks_unsure(_confidences(reading)):
+            # Read again with the light divided out keeping its edges (`ink_map`'s
+            # sharp_light, as /digits does): a shadow's or a vignette's dark edge stays ink
+            # under the plain max filter the model was trained on, which reads even pages
+            # best. The surer reading wins (`orient.gain`).
+            try:
+                lit_crops = self._crops(page, single_line, turns, True)
+            except TooManyCharacters:
+                lit_crops = crops
+            if not _same_crops(lit_crops, crops):  # even light: the same crops, unread
+                lit = self._read_crops(lit_crops, beam)
+                if orient.gain(lit, reading) > 0.0:
+                    reading = lit
+        return reading.found
+
+    def _turn(
+        self,
+        page: np.ndarray,
+        crops: list[LineCrop],
+        upright: orient.Reading,
+        single_line: bool,
+        beam: int,
+    ) -> tuple[int, list[LineCrop], orient.Reading]:
+        """The quarter turns (counter-clockwise) the page reads surest at, its lines and its
+        reading there: `upright` (of `crops`) unless it reads unsurely and a turn wins."""
         found = upright.found
-        confidences = [c.confidence for line in found for c in line.characters]
         # One line much taller than wide (read with single_line) is a line on its side,
         # however few characters its reading has.
         tall = len(found) == 1 and orient.on_its_side(found[0].box.width, found[0].box.height)
+        confidences = _confidences(upright)
         if not (orient.looks_unsure(confidences) or tall):
-            return found
+            return 0, crops, upright
         sideways = orient.looks_sideways(len(found), len(confidences), tall)
-        best, best_sure, best_crops = 0, upright.chars, crops
+        best, best_crops, best_reading = 0, crops, upright
         for k in (2, 1, 3) if sideways else (2,):
             try:
                 # Upside down, the same lines each turned and in reverse order; on its side,
                 # the lines are found again.
                 turned_crops = (
                     [c.flipped() for c in reversed(crops)]
-                    if k == 2
+                    if k == 2  # the same lines as upright, not found again
                     else self._crops(page, single_line, k)
                 )
                 # Greedy: the turns are judged at a fraction of a beam search's cost.
                 turned = self._read_crops(turned_crops, 0)
             except TooManyCharacters:
                 continue  # turned, a long line is a column of many: this way up it is not
-            if orient.wins(turned, upright, k % 2 == 1, single_line) and turned.chars > best_sure:
-                best, best_sure, best_crops = k, turned.chars, turned_crops
-                if beam <= 1:
-                    found = turned.found
+            if orient.wins(turned, upright, k % 2 == 1, single_line) and (
+                turned.chars > best_reading.chars
+            ):
+                best, best_crops, best_reading = k, turned_crops, turned
         if best == 0 or beam <= 1:
-            return found
+            return best, best_crops, best_reading
         # The winner read again as asked, and held to the same test: a greedy reading can be
         # surer of its characters than the beam's.
         again = self._read_crops(best_crops, beam)
-        return again.found if orient.wins(again, upright, best % 2 == 1, single_line) else found
+        if orient.wins(again, upright, best % 2 == 1, single_line):
+            return best, best_crops, again
+        return 0, crops, upright
 
-    def _crops(self, page: np.ndarray, single_line: bool, turns: int = 0) -> list[LineCrop]:
+    def _crops(
+        self, page: np.ndarray, single_line: bool, turns: int = 0, sharp_light: bool = False
+    ) -> list[LineCrop]:
         """The page's lines, found on it turned `turns` quarter turns (counter-clockwise) and
-        placed in its own pixels."""
+        placed in its own pixels (`sharp_light`: see `find_lines`). Half a turn: the upright
+        page's lines, each turned, in reverse order."""
+        if turns == 2:
+            return [c.flipped() for c in reversed(self._crops(page, single_line, 0, sharp_light))]
         if turns:
-            crops = find_lines(np.ascontiguousarray(np.rot90(page, turns)), single_line)
+            turned = np.ascontiguousarray(np.rot90(page, turns))
+            crops = find_lines(turned, single_line, sharp_light)
             crops = [c.turned_back(turns, page.shape) for c in crops]
         else:
-            crops = find_lines(page, single_line)
+            crops = find_lines(page, single_line, sharp_light)
         if len(crops) > self.max_lines:
             raise TooManyCharacters(
                 f"The image holds more than {self.max_lines} lines; send a smaller crop."
@@ -211,6 +247,17 @@ class LineReader:
             y=max(0, y),
             height=height,
         )
+
+
+def _same_crops(a: list[LineCrop], b: list[LineCrop]) -> bool:
+    return len(a) == len(b) and all(
+        x.gray.shape == y.gray.shape and np.array_equal(x.gray, y.gray)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def _confidences(reading: orient.Reading) -> list[float]:
+    return [c.confidence for line in reading.found for c in line.characters]
 
 
 def char_edges(decoded: list[DecodedChar], frames: int) -> list[float]:

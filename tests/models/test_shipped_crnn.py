@@ -2,14 +2,16 @@
 
 import json
 
+import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 
 from app.core.engine import EngineOptions, OnnxModel, sha256_of
-from app.lines import segment
+from app.lines import orient, segment
 from app.lines.charset import build_charset
 from app.lines.reader import REQUIRED_METADATA
 from app.vision import rules
+from bench.robustness import _lighting
 from tests.conftest import ROOT, encode
 from training.crnn import edit_distance
 from training.lines.compose import GlyphSources, compose_line, compose_page
@@ -90,3 +92,20 @@ def test_pages_of_digit_lines_beside_a_margin_line_read_without_it(
     assert service_cer(client, pages) <= 0.08
     monkeypatch.setattr(rules, "margin_lines", lambda pale, *_: (np.zeros(pale.shape, bool), 0))
     assert service_cer(client, pages) >= 0.15
+
+
+def test_pages_in_a_vignette_are_read_with_the_light_divided_out_keeping_its_edges(
+    client: TestClient, t10k, monkeypatch
+) -> None:
+    """Pages of three digit lines photographed with their edges a third darker than the
+    middle: the plain max filter leaves the dark edges as ink (45.7% CER on these 15 pages);
+    read again with the light divided out keeping its edges, the surer reading gives 3.7%."""
+    sources, rng = digit_sources(t10k), np.random.default_rng(13)
+    pages = []
+    for _ in range(15):
+        texts = ["".join(str(d) for d in rng.integers(0, 10, 6)) for _ in range(3)]
+        page = cv2.cvtColor(compose_page(texts, sources, rng), cv2.COLOR_GRAY2BGR)
+        pages.append((_lighting(page, 0.33), " ".join(texts)))
+    assert service_cer(client, pages) <= 0.08
+    monkeypatch.setattr(orient, "gain", lambda other, reading: -1.0)  # never the second look
+    assert service_cer(client, pages) >= 0.20
