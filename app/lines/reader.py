@@ -88,18 +88,18 @@ class LineReader:
 
     def read(self, gray: np.ndarray, single_line: bool = False, beam: int = 0) -> list[ReadLine]:
         """Every line of a grayscale page, top to bottom; `beam` > 1 uses prefix beam search.
-        A page that reads unsurely is also read turned (`app.lines.orient`), and with its
-        light divided out keeping its edges."""
+        A page that reads unsurely is also read turned (`app.lines.orient`), and binarised
+        as /digits binarises."""
         page = paper_only(smooth_blocks(gray))
         crops = self._crops(page, single_line)
         turns, crops, reading = self._turn(
             page, crops, self._read_crops(crops, beam), single_line, beam
         )
         if orient.looks_unsure(_confidences(reading)):
-            # Read again with the light divided out keeping its edges (`ink_map`'s
-            # sharp_light, as /digits does): a shadow's or a vignette's dark edge stays ink
-            # under the plain max filter the model was trained on, which reads even pages
-            # best. The surer reading wins (`orient.gain`).
+            # Read again binarised as /digits binarises (`find_lines`' second_look): a
+            # shadow's or a vignette's dark edge stays ink under the plain max filter the
+            # model was trained on, which reads even pages best, and so does a squared
+            # paper's grid. The surer reading wins (`orient.gain`).
             try:
                 lit_crops = self._crops(page, single_line, turns, True)
             except TooManyCharacters:
@@ -156,19 +156,19 @@ class LineReader:
         return 0, crops, upright
 
     def _crops(
-        self, page: np.ndarray, single_line: bool, turns: int = 0, sharp_light: bool = False
+        self, page: np.ndarray, single_line: bool, turns: int = 0, second_look: bool = False
     ) -> list[LineCrop]:
         """The page's lines, found on it turned `turns` quarter turns (counter-clockwise) and
-        placed in its own pixels (`sharp_light`: see `find_lines`). Half a turn: the upright
+        placed in its own pixels (`second_look`: see `find_lines`). Half a turn: the upright
         page's lines, each turned, in reverse order."""
         if turns == 2:
-            return [c.flipped() for c in reversed(self._crops(page, single_line, 0, sharp_light))]
+            return [c.flipped() for c in reversed(self._crops(page, single_line, 0, second_look))]
         if turns:
             turned = np.ascontiguousarray(np.rot90(page, turns))
-            crops = find_lines(turned, single_line, sharp_light)
+            crops = find_lines(turned, single_line, second_look)
             crops = [c.turned_back(turns, page.shape) for c in crops]
         else:
-            crops = find_lines(page, single_line, sharp_light)
+            crops = find_lines(page, single_line, second_look)
         if len(crops) > self.max_lines:
             raise TooManyCharacters(
                 f"The image holds more than {self.max_lines} lines; send a smaller crop."

@@ -17,6 +17,7 @@ from app.vision import rules
 from app.vision.binarize import ink_map
 from app.vision.rules import rule_pixels
 from app.vision.turn import turn
+from bench.robustness import _paper
 from tests.conftest import digit_row
 
 
@@ -222,3 +223,24 @@ def test_rules_are_not_looked_for_in_writing(t10k) -> None:
     for rows, start in ((1, 0), (2, 100), (4, 200)):
         page = page_of_rows(t10k, rows, start=start, gap=4)
         assert rule_pixels(ink_map(page), RULING_INK) is None
+
+
+def test_a_second_look_paints_a_squared_papers_grid_out_and_leaves_an_even_page_alone(
+    t10k,
+) -> None:
+    page = page_of_rows(t10k, 2, start=300)
+
+    def ink(crops) -> np.ndarray:
+        return np.array([(255 - c.gray.astype(np.int64)).sum() / 255 for c in crops])
+
+    clean = find_lines(page)
+    second = find_lines(page, second_look=True)
+    # Evenly lit, without a grid: the same crops (so the reader does not read them again).
+    assert len(second) == len(clean) == 2
+    assert all(np.array_equal(a.gray, b.gray) for a, b in zip(clean, second, strict=True))
+    bgr = _paper(cv2.cvtColor(page, cv2.COLOR_GRAY2BGR), 18, dots=False)  # printed squares
+    squared = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    plain_look, second_look = find_lines(squared), find_lines(squared, second_look=True)
+    assert len(plain_look) == len(second_look) == 2
+    assert (ink(second_look) <= 1.1 * ink(clean)).all()  # 7% and 4% more than clean
+    assert (ink(plain_look) >= 1.14 * ink(clean)).all()  # the grid's pieces: 22% and 15%
