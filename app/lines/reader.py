@@ -13,6 +13,7 @@ from app.lines.ctc import DecodedChar, align, beam_search, greedy_decode, log_so
 from app.lines.lm import CharNgramLM
 from app.lines.preprocess import fit_line, frame_count, to_batch
 from app.lines.segment import LineBox, LineCrop, find_lines
+from app.vision.binarize import dark_ink
 from app.vision.blocks import smooth_blocks
 from app.vision.page import paper_only
 
@@ -100,14 +101,22 @@ class LineReader:
             # shadow's or a vignette's dark edge stays ink under the plain max filter the
             # model was trained on, which reads even pages best, and so does a squared
             # paper's grid. The surer reading wins (`orient.gain`).
-            try:
-                lit_crops = self._crops(page, single_line, turns, True)
-            except TooManyCharacters:
-                lit_crops = crops
-            if not _same_crops(lit_crops, crops):  # even light: the same crops, unread
-                lit = self._read_crops(lit_crops, beam)
-                if orient.gain(lit, reading) > 0.0:
-                    reading = lit
+            # A page taken for light ink on dark paper is also read with its ink taken for
+            # the darker: a lamp's glare or a vignette's bright middle over a line's page
+            # passes for light writing.
+            looks = [False, True] if dark_ink(page) is not page else [False]
+            for dark_only in looks:
+                try:
+                    lit_crops = self._crops(page, single_line, turns, True, dark_only)
+                except TooManyCharacters:
+                    continue
+                if not _same_crops(lit_crops, crops):  # even light: the same crops, unread
+                    lit = self._read_crops(lit_crops, beam)
+                    # Paper read as ink is nonsense, but a word or two of it can be likely
+                    # enough for the language model: its characters must read surer too.
+                    surer = not dark_only or lit.chars >= reading.chars
+                    if orient.gain(lit, reading) > 0.0 and surer:
+                        reading = lit
         return reading.found
 
     def _turn(
@@ -156,19 +165,25 @@ class LineReader:
         return 0, crops, upright
 
     def _crops(
-        self, page: np.ndarray, single_line: bool, turns: int = 0, second_look: bool = False
+        self,
+        page: np.ndarray,
+        single_line: bool,
+        turns: int = 0,
+        second_look: bool = False,
+        dark_only: bool = False,
     ) -> list[LineCrop]:
         """The page's lines, found on it turned `turns` quarter turns (counter-clockwise) and
-        placed in its own pixels (`second_look`: see `find_lines`). Half a turn: the upright
-        page's lines, each turned, in reverse order."""
+        placed in its own pixels (`second_look`, `dark_only`: see `find_lines`). Half a turn:
+        the upright page's lines, each turned, in reverse order."""
         if turns == 2:
-            return [c.flipped() for c in reversed(self._crops(page, single_line, 0, second_look))]
+            upright = self._crops(page, single_line, 0, second_look, dark_only)
+            return [c.flipped() for c in reversed(upright)]
         if turns:
             turned = np.ascontiguousarray(np.rot90(page, turns))
-            crops = find_lines(turned, single_line, second_look)
+            crops = find_lines(turned, single_line, second_look, dark_only)
             crops = [c.turned_back(turns, page.shape) for c in crops]
         else:
-            crops = find_lines(page, single_line, second_look)
+            crops = find_lines(page, single_line, second_look, dark_only)
         if len(crops) > self.max_lines:
             raise TooManyCharacters(
                 f"The image holds more than {self.max_lines} lines; send a smaller crop."

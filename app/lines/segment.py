@@ -264,19 +264,20 @@ def page_skew(
     return float(np.clip(tilt, -MAX_LINE_TILT, MAX_LINE_TILT))
 
 
-def unruled_ink(gray: np.ndarray, second_look: bool = False) -> InkMap:
+def unruled_ink(gray: np.ndarray, second_look: bool = False, dark_only: bool = False) -> InkMap:
     """The page's ink map, ruled paper's lines (and dotted paper's grid) taken out: left in,
     each rule is a "line" of its own and joins the writing it touches into one band. The rules
     are painted over with the paper around them and the page binarised again, since their grey
     would otherwise count among the ink's levels and thicken pale writing into blots.
     `second_look`: binarised as /digits binarises, uneven light divided out keeping its
-    edges and a squared paper's grid painted out (`ink_map`'s sharp_light and grid)."""
-    ink = ink_map(gray, grid=second_look, sharp_light=second_look)
+    edges and a squared paper's grid painted out (`ink_map`'s sharp_light and grid);
+    `dark_only`: the ink taken to be darker than the paper (`ink_map`)."""
+    ink = ink_map(gray, grid=second_look, sharp_light=second_look, dark_only=dark_only)
     gone = rule_pixels(ink, faint=RULING_INK)
     if gone is not None:
         ruled = rule_fringe(gone, ink.mask).view(np.uint8)
         unruled = cv2.inpaint(gray, ruled, 2, cv2.INPAINT_TELEA)
-        ink = ink_map(unruled, grid=second_look, sharp_light=second_look)
+        ink = ink_map(unruled, grid=second_look, sharp_light=second_look, dark_only=dark_only)
     return without_dot_grid(ink)
 
 
@@ -287,15 +288,15 @@ def reading_factor(gray: np.ndarray) -> int:
 
 
 def find_lines(
-    gray: np.ndarray, single_line: bool = False, second_look: bool = False
+    gray: np.ndarray, single_line: bool = False, second_look: bool = False, dark_only: bool = False
 ) -> list[LineCrop]:
     """The text lines of a grayscale page, top to bottom (one crop when `single_line`);
     boxes in the page's pixels, crops shrunk where the page is large (`reading_factor`);
-    `second_look`: the page binarised as /digits binarises (`unruled_ink`)."""
+    `second_look`, `dark_only`: the page binarised so (`unruled_ink`)."""
     factor = reading_factor(gray)
     upload_shape = gray.shape
     gray = scale.shrink(gray, factor)
-    ink = unruled_ink(gray, second_look)
+    ink = unruled_ink(gray, second_look, dark_only)
     if not ink.mask.any():
         return []
     level = None if single_line else _bands(ink.mask)

@@ -360,15 +360,20 @@ def restore_washed_ink(
 
 
 def ink_map(
-    gray: np.ndarray, faint: float | None = None, grid: bool = False, sharp_light: bool = False
+    gray: np.ndarray,
+    faint: float | None = None,
+    grid: bool = False,
+    sharp_light: bool = False,
+    dark_only: bool = False,
 ) -> InkMap:
     """Binarise a grayscale image of any polarity and lighting into an ink mask and strength.
     With `faint`, ink at least that strong joins the mask where it touches the mask's ink
     (hysteresis: `grow_faint_ink`); with `grid`, a squared paper's grid is painted out first
     (`remove_grid`); with `sharp_light`, uneven light is flattened keeping its edges
-    (`_paper_background`) and ink washed out by glare is brought back (`restore_washed_ink`)."""
+    (`_paper_background`) and ink washed out by glare is brought back (`restore_washed_ink`);
+    with `dark_only`, the ink is taken to be darker than the paper (no `dark_ink`)."""
     hist = grey_hist(gray)
-    dark = dark_ink(gray, hist)
+    dark = gray if dark_only else dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
     flat = flatten_illumination(dark, hist, sharp_light)
