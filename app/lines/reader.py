@@ -96,14 +96,19 @@ class LineReader:
         turns, crops, reading = self._turn(
             page, crops, self._read_crops(crops, beam), single_line, beam
         )
-        if orient.looks_unsure(_confidences(reading)):
+        confidences = _confidences(reading)
+        if confidences and orient.mean_confidence(confidences) < orient.UNSURE_PAGE:
             # Read again binarised as /digits binarises (`find_lines`' second_look): a
             # shadow's or a vignette's dark edge stays ink under the plain max filter the
             # model was trained on, which reads even pages best, and so does a squared
-            # paper's grid. The surer reading wins (`orient.gain`).
+            # paper's grid. The surer reading wins (`orient.gain`). A page read as a few
+            # characters (under orient.MIN_CHARS: a shadow's edge can join its lines into one
+            # blob) is read again too, but a word's reading is no guide: only a reading of
+            # more characters replaces it.
             # A page taken for light ink on dark paper is also read with its ink taken for
             # the darker: a lamp's glare or a vignette's bright middle over a line's page
             # passes for light writing.
+            few = len(confidences) < orient.MIN_CHARS
             looks = [False, True] if dark_ink(page) is not page else [False]
             for dark_only in looks:
                 try:
@@ -115,7 +120,8 @@ class LineReader:
                     # Paper read as ink is nonsense, but a word or two of it can be likely
                     # enough for the language model: its characters must read surer too.
                     surer = not dark_only or lit.chars >= reading.chars
-                    if orient.gain(lit, reading) > 0.0 and surer:
+                    more = not few or len(_confidences(lit)) >= orient.MIN_CHARS
+                    if orient.gain(lit, reading) > 0.0 and surer and more:
                         reading = lit
         return reading.found
 
