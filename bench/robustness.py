@@ -4,11 +4,11 @@ pixel, blurred, noisy, pencil-pale, on squared or dotted paper, on a desk, under
 shadow, folded, on kraft paper, under a lamp's glare.
 
     python bench/robustness.py digits --count 200 [--variants none rot3 pencil ...]
-    python bench/robustness.py lines --count 60 [--set mixed]
+    python bench/robustness.py lines --count 60 [--set mixed] [--page 4]
 
 digits: exact-string accuracy on 'rows' sheets (2-4 rows of held-out t10k digits; `--kind`
 picks another kind of digit_sheets); lines: CER on one held-out set of lines
-(bench/eval_lines.py). Every variant is applied to the same
+(bench/eval_lines.py), or pages of `--page` lines each. Every variant is applied to the same
 images, through the running service (TestClient, lifespan running); deterministic by seed.
 """
 
@@ -224,15 +224,21 @@ def run_digits(
         print(f"| {name} | {count} | {100 * right / count:.1f}% |", flush=True)
 
 
-def run_lines(client: TestClient, count: int, seed: int, names: list[str], kind: str) -> None:
+def run_lines(
+    client: TestClient, count: int, seed: int, names: list[str], kind: str, page: int = 0
+) -> None:
     from app.lines.charset import build_charset
-    from bench.eval_lines import SETS, held_out_lines
+    from bench.eval_lines import SETS, held_out_lines, held_out_pages
     from training.crnn import edit_distance
     from training.lines.sets import real_contexts
 
     contexts = real_contexts(ROOT / "data/sources", build_charset())
-    lines = held_out_lines(contexts[kind], SETS[kind], count, seed)
-    print(f"| variant | {kind} lines | CER |\n|---|---|---|")
+    if page:
+        lines = held_out_pages(contexts[kind], SETS[kind], count, seed, page, False, False)
+    else:
+        lines = held_out_lines(contexts[kind], SETS[kind], count, seed)
+    unit = f"pages of {page} {kind} lines" if page else f"{kind} lines"
+    print(f"| variant | {unit} | CER |\n|---|---|---|")
     for name in names:
         errors = chars = 0
         change = variant(name, seed)
@@ -252,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--count", type=int, default=None, help="sheets (200) or lines (60)")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--set", default="mixed", help="held-out set of lines (bench/eval_lines.py)")
+    p.add_argument("--page", type=int, default=0, help="lines: pages of this many lines each")
     p.add_argument("--kind", default="rows", help="kind of digit sheets (digit_sheets.KINDS)")
     p.add_argument("--variants", nargs="+", default=list(variants(np.random.default_rng(0))))
     args = p.parse_args(argv)
@@ -259,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.endpoint == "digits":
             run_digits(client, args.count or 200, args.seed, args.variants, args.kind)
         else:
-            run_lines(client, args.count or 60, args.seed, args.variants, args.set)
+            run_lines(client, args.count or 60, args.seed, args.variants, args.set, args.page)
 
 
 if __name__ == "__main__":
