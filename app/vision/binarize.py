@@ -207,12 +207,16 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
 
 
 def flatten_illumination(
-    gray: np.ndarray, hist: np.ndarray | None = None, sharp_light: bool = False
+    gray: np.ndarray,
+    hist: np.ndarray | None = None,
+    sharp_light: bool = False,
+    sharp_side: float = SHARP_LOOK,
 ) -> np.ndarray:
     """Divide out uneven lighting (shadows, vignetting); even pages are returned as they are
     (`hist`: `gray`'s histogram, where known: the light's unevenness is also measured
     against the ink's contrast with the paper; `sharp_light`: the light is divided out
-    keeping its edges, see `_paper_background`)."""
+    keeping its edges, see `_paper_background`, looked at on a copy up to `sharp_side`
+    pixels across where the image is larger than SHARP_LOOK)."""
     # Keeping the light's edges, and where the image is large enough that its strokes are
     # thin beside the kernel (a crop of a few bold digits is not), the light is looked at
     # finer, unblurred, and at the pen's scale.
@@ -227,7 +231,7 @@ def flatten_illumination(
         return gray
     if not sharp_light:
         return _divided(gray, bg)
-    side = SHARP_LOOK if large else LOOK
+    side = sharp_side if large else LOOK
     bg = _paper_background(gray, closing=True, side=side, blur=not large)
     assert bg is not None  # as the first look's
     # The pen's width is measured with the light divided out as well as a sixth of the page
@@ -365,18 +369,20 @@ def ink_map(
     grid: bool = False,
     sharp_light: bool = False,
     dark_only: bool = False,
+    sharp_side: float = SHARP_LOOK,
 ) -> InkMap:
     """Binarise a grayscale image of any polarity and lighting into an ink mask and strength.
     With `faint`, ink at least that strong joins the mask where it touches the mask's ink
     (hysteresis: `grow_faint_ink`); with `grid`, a squared paper's grid is painted out first
     (`remove_grid`); with `sharp_light`, uneven light is flattened keeping its edges
     (`_paper_background`) and ink washed out by glare is brought back (`restore_washed_ink`);
-    with `dark_only`, the ink is taken to be darker than the paper (no `dark_ink`)."""
+    with `dark_only`, the ink is taken to be darker than the paper (no `dark_ink`);
+    `sharp_side`: see `flatten_illumination`."""
     hist = grey_hist(gray)
     dark = gray if dark_only else dark_ink(gray, hist)
     if dark is not gray:
         hist = hist[::-1]
-    flat = flatten_illumination(dark, hist, sharp_light)
+    flat = flatten_illumination(dark, hist, sharp_light, sharp_side)
     if sharp_light:
         flat = restore_washed_ink(dark, flat, hist)
     ink = _binarise(flat, hist if flat is dark else None, faint, grid)
