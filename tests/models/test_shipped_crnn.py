@@ -1,6 +1,7 @@
 """The shipped models/crnn.onnx: card, metadata and digit-line accuracy measured again here."""
 
 import json
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -53,6 +54,20 @@ def digit_lines(t10k, ruled: bool = False) -> list[tuple[np.ndarray, str]]:
     return lines
 
 
+def digit_pages(
+    t10k, change: Callable[[np.ndarray], np.ndarray], digits: int = 6
+) -> list[tuple[np.ndarray, str]]:
+    """15 pages of three lines of `digits` t10k digits (seed 13), each BGR page changed by
+    `change` (photographed so: bench/robustness.py)."""
+    sources, rng = digit_sources(t10k), np.random.default_rng(13)
+    pages = []
+    for _ in range(15):
+        texts = ["".join(str(d) for d in rng.integers(0, 10, digits)) for _ in range(3)]
+        page = cv2.cvtColor(compose_page(texts, sources, rng), cv2.COLOR_GRAY2BGR)
+        pages.append((change(page), " ".join(texts)))
+    return pages
+
+
 def service_cer(client: TestClient, samples: list[tuple[np.ndarray, str]]) -> float:
     """CER of POST /lines over (image, text) samples; an answer's lines joined by spaces."""
     errors = chars = 0
@@ -102,12 +117,7 @@ def test_pages_in_a_vignette_are_read_with_the_light_divided_out_keeping_its_edg
     """Pages of three digit lines photographed with their edges a third darker than the
     middle: the plain max filter leaves the dark edges as ink (45.7% CER on these 15 pages);
     read again with the light divided out keeping its edges, the surer reading gives 3.7%."""
-    sources, rng = digit_sources(t10k), np.random.default_rng(13)
-    pages = []
-    for _ in range(15):
-        texts = ["".join(str(d) for d in rng.integers(0, 10, 6)) for _ in range(3)]
-        page = cv2.cvtColor(compose_page(texts, sources, rng), cv2.COLOR_GRAY2BGR)
-        pages.append((_lighting(page, 0.33), " ".join(texts)))
+    pages = digit_pages(t10k, lambda page: _lighting(page, 0.33))
     assert service_cer(client, pages) <= 0.08
     monkeypatch.setattr(orient, "gain", lambda other, reading: -1.0)  # never the second look
     assert service_cer(client, pages) >= 0.20
@@ -134,13 +144,7 @@ def test_pages_joined_into_one_blob_by_a_shadow_are_read_again(
     lines into one blob, read as a character or two (too few to count as unsure: 59% CER on
     these 15 pages), which is read again binarised as /digits binarises: 26.7% (72% without
     any second reading)."""
-    sources, rng = digit_sources(t10k), np.random.default_rng(13)
-    shade = robustness.variant("shadow", 5)
-    pages = []
-    for _ in range(15):
-        texts = ["".join(str(d) for d in rng.integers(0, 10, 6)) for _ in range(3)]
-        page = cv2.cvtColor(compose_page(texts, sources, rng), cv2.COLOR_GRAY2BGR)
-        pages.append((shade(page), " ".join(texts)))
+    pages = digit_pages(t10k, robustness.variant("shadow", 5))
     assert service_cer(client, pages) <= 0.35
     monkeypatch.setattr(orient, "gain", lambda other, reading: -1.0)  # never the second look
     assert service_cer(client, pages) >= 0.5
@@ -152,13 +156,7 @@ def test_wide_pages_under_a_shadow_have_the_light_looked_at_finely(
     """Pages of three lines of 24 t10k digits (about 1,000 px wide) under a sharp shadow: the
     second look places the shadow's edge on a 384-px copy of the page (9.8% CER on these 15
     pages); on /digits' 192-px copy a band of ink stayed along it (25.9%)."""
-    sources, rng = digit_sources(t10k), np.random.default_rng(13)
-    shade = robustness.variant("shadow", 5)
-    pages = []
-    for _ in range(15):
-        texts = ["".join(str(d) for d in rng.integers(0, 10, 24)) for _ in range(3)]
-        page = cv2.cvtColor(compose_page(texts, sources, rng), cv2.COLOR_GRAY2BGR)
-        pages.append((shade(page), " ".join(texts)))
+    pages = digit_pages(t10k, robustness.variant("shadow", 5), digits=24)
     assert service_cer(client, pages) <= 0.16
     monkeypatch.setattr(segment, "SECOND_LOOK_SIDE", 192.0)
     assert service_cer(client, pages) >= 0.2
