@@ -37,6 +37,9 @@ TOUCHING_LINES = 2.2
 # Either side of a cut between touching lines holds at least this share of the other's ink.
 MIN_LINE_INK = 0.3
 MIN_LINE_PX = 4
+# ... and one along the page's top or bottom edge shorter than this share of the writing's
+# typical height.
+EDGE_SLIVER = 0.5
 # Ruled lines are looked for down to this ink strength: notebooks print them pale.
 RULING_INK = 0.2
 # A large page is read shrunk so that its characters' typical part (a letter, a hanzi's
@@ -332,6 +335,13 @@ def find_lines(
         char_h = _char_height(mask)
         found = _bands(mask) if angle or level is None else level  # unrotated: already known
         bands = [part for band in found for part in _split_touching(mask, band, char_h)]
+        # A band along the page's top or bottom edge much shorter than its writing is the
+        # light's (a vignette's dark rim), not a line.
+        bands = [
+            (y0, y1)
+            for y0, y1 in bands
+            if (y0 > 0 and y1 < mask.shape[0]) or y1 - y0 >= EDGE_SLIVER * char_h
+        ]
     lines = []
     for y0, y1 in bands:
         cols = np.nonzero(mask[y0:y1].any(axis=0))[0]

@@ -244,3 +244,20 @@ def test_a_second_look_paints_a_squared_papers_grid_out_and_leaves_an_even_page_
     assert len(plain_look) == len(second_look) == 2
     assert (ink(second_look) <= 1.1 * ink(clean)).all()  # 7% and 4% more than clean
     assert (ink(plain_look) >= 1.14 * ink(clean)).all()  # the grid's pieces: 22% and 15%
+
+
+def test_a_thin_dark_rim_along_the_pages_edge_is_no_line_but_writing_there_is(t10k) -> None:
+    page = np.pad(page_of_rows(t10k, 2, start=300), ((30, 30), (0, 0)), constant_values=255)
+    rimmed = page.copy()
+    h, w = page.shape
+    # A vignette's dark corners: slivers up to 7 px deep along the top and bottom edges, where
+    # the writing is 28 px tall (straight bands would go as rules).
+    for x in range(w // 3):
+        depth = 7 * (w // 3 - x) // (w // 3)
+        rimmed[:depth, x] = rimmed[:depth, w - 1 - x] = 40
+        rimmed[h - depth :, x] = rimmed[h - depth :, w - 1 - x] = 40
+    assert len(find_lines(rimmed)) == 2
+    # Writing cropped so that it touches the edge is still a line.
+    cropped = page[30 + 16 + 3 :]  # the first row's top 3 px cut off
+    assert len(find_lines(cropped)) == 2
+    assert len(find_lines(np.ascontiguousarray(cropped[::-1]))) == 2
