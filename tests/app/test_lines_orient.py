@@ -1,5 +1,7 @@
 """app/lines/orient.py: /lines reads pages sent on their side or upside down."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -49,6 +51,17 @@ def test_a_half_turn_also_wins_by_characters_and_language_model_together() -> No
     # ... and read at least PLAIN_TURN.
     low = orient.Reading(chars=0.55, frames=-0.2, lines=1, lm=5.0)
     assert not orient.wins(low, orient.Reading(0.1, -0.5, 1, lm=-1.0), False, False)
+
+
+def test_a_page_of_many_characters_turns_on_less_evidence() -> None:
+    def read(chars: float, count: int, lm: float = 0.0) -> orient.Reading:
+        lines = [SimpleNamespace(characters=[None] * (count // 4)) for _ in range(4)]
+        return orient.Reading(chars=chars, frames=-0.1, lines=4, found=lines, lm=lm)
+
+    # Four lines read 0.65 upright and 0.87 turned: 0.22 surer, short of SURE_TURN.
+    assert orient.wins(read(0.87, 80), read(0.65, 80), quarter=False, single_line=False)
+    assert not orient.wins(read(0.87, 8), read(0.65, 8), quarter=False, single_line=False)
+    assert not orient.wins(read(0.67, 80), read(0.65, 80), quarter=False, single_line=False)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
