@@ -82,6 +82,12 @@ def looks_unsure(confidences: Sequence[float]) -> bool:
     return len(confidences) >= MIN_CHARS and mean_confidence(confidences) < UNSURE_PAGE
 
 
+def reads_little(confidences: Sequence[float]) -> bool:
+    """Whether a page was read as at least one character but fewer than MIN_CHARS, unsurely
+    (a page read as nothing is taken for one without writing)."""
+    return 0 < len(confidences) < MIN_CHARS and mean_confidence(confidences) < UNSURE_PAGE
+
+
 def on_its_side(width: int, height: int) -> bool:
     """Whether one line's box is so much taller than wide (TALL_LINE) that it lies on its side."""
     return height >= TALL_LINE * width
@@ -98,7 +104,10 @@ def looks_sideways(lines: int, chars: int, taller_than_wide: bool) -> bool:
 def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) -> bool:
     """Whether a reading of the page turned (a quarter turn, or a half) beats the upright
     one; a page on its side also reads in fewer, longer lines turned upright."""
-    if quarter and not single_line and turned.lines >= upright.lines:
+    count = sum(len(line.characters) for line in upright.found)
+    if count < MIN_CHARS and sum(len(line.characters) for line in turned.found) < MIN_CHARS:
+        return False  # a character or two either way: no guide
+    if quarter and not single_line and count >= MIN_CHARS and turned.lines >= upright.lines:
         return False
     if quarter:  # on its side, the page's layout has told already
         return turned.chars >= SURE_QUARTER_TURN and turned.chars >= upright.chars + MARGIN / 2
@@ -107,7 +116,6 @@ def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) ->
         and turned.chars >= upright.chars + MARGIN
         and turned.frames >= upright.frames + FRAME_MARGIN
     )
-    count = sum(len(line.characters) for line in upright.found)
     needed = EVIDENCE * math.sqrt(EVIDENCE_CHARS / max(count, EVIDENCE_CHARS))
     return sure or (turned.chars >= PLAIN_TURN and gain(turned, upright) > needed)
 

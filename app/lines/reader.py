@@ -140,9 +140,12 @@ class LineReader:
         # however few characters its reading has.
         tall = len(found) == 1 and orient.on_its_side(found[0].box.width, found[0].box.height)
         confidences = _confidences(upright)
-        if not (orient.looks_unsure(confidences) or tall):
+        # A page read as a character or two, unsurely (a page on its side: its lines
+        # crossed), is looked at every way round.
+        little = orient.reads_little(confidences)
+        if not (orient.looks_unsure(confidences) or tall or little):
             return 0, crops, upright
-        sideways = orient.looks_sideways(len(found), len(confidences), tall)
+        sideways = orient.looks_sideways(len(found), len(confidences), tall) or little
         best, best_crops, best_reading = 0, crops, upright
         for k in (2, 1, 3) if sideways else (2,):
             try:

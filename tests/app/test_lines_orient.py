@@ -12,56 +12,59 @@ from tests.app.test_api_lines import post
 from tests.app.test_lines_segment import page_of_rows
 
 
+def reading(chars: float, frames: float, lines: int = 1, count: int = 8, lm: float = 0.0):
+    """An orient.Reading of `count` characters over `lines` lines."""
+    found = [SimpleNamespace(characters=[None] * (count // lines)) for _ in range(lines)]
+    return orient.Reading(chars=chars, frames=frames, lines=lines, found=found, lm=lm)
+
+
 def test_a_half_turn_wins_only_surely_and_by_its_frames_too() -> None:
-    upright = orient.Reading(chars=0.7, frames=-0.08, lines=2)
-    assert orient.wins(orient.Reading(0.95, -0.02, 2), upright, quarter=False, single_line=False)
+    upright = reading(0.7, -0.08, 2)
+    assert orient.wins(reading(0.95, -0.02, 2), upright, quarter=False, single_line=False)
     # Latin upside down reads as sure digits, its frames no surer: no turn.
-    assert not orient.wins(
-        orient.Reading(0.95, -0.06, 2), upright, quarter=False, single_line=False
-    )
-    assert not orient.wins(
-        orient.Reading(0.78, -0.01, 2), upright, quarter=False, single_line=False
-    )
+    assert not orient.wins(reading(0.95, -0.06, 2), upright, quarter=False, single_line=False)
+    assert not orient.wins(reading(0.78, -0.01, 2), upright, quarter=False, single_line=False)
     # A quarter turn must read in fewer lines (a page on its side reads as many short ones).
-    sideways = orient.Reading(chars=0.5, frames=-0.1, lines=12)
-    assert orient.wins(orient.Reading(0.7, -0.1, 1), sideways, quarter=True, single_line=False)
-    assert not orient.wins(
-        orient.Reading(0.9, -0.01, 12), sideways, quarter=True, single_line=False
-    )
+    sideways = reading(0.5, -0.1, 12, count=24)
+    assert orient.wins(reading(0.7, -0.1, 1), sideways, quarter=True, single_line=False)
+    assert not orient.wins(reading(0.9, -0.01, 12, 24), sideways, quarter=True, single_line=False)
     assert orient.looks_sideways(12, 15, False) and not orient.looks_sideways(2, 30, False)
     assert orient.looks_sideways(1, 8, True)
+
+
+def test_a_page_read_as_next_to_nothing_turns_to_a_reading_of_more() -> None:
+    # On its side, a page's lines are crossed: read as a character or two, unsurely.
+    crossed = reading(0.2, -0.4, 2, count=2)
+    assert orient.reads_little([0.2, 0.2]) and not orient.reads_little([])
+    assert not orient.reads_little([0.95, 0.95]) and not orient.reads_little([0.2] * 4)
+    turned = reading(0.8, -0.1, 4, count=40)
+    assert orient.wins(turned, crossed, quarter=True, single_line=False)  # more lines, even
+    # A character or two either way is no guide ("No" read again as "oN").
+    assert not orient.wins(reading(0.95, -0.01, 1, count=2), crossed, False, False)
 
 
 def test_a_half_turn_also_wins_by_characters_and_language_model_together() -> None:
     # Chinese upside down: unsure characters in unlikely sequences; turned back, surer ones
     # that follow each other as words do, though short of SURE_TURN.
-    upright = orient.Reading(chars=0.45, frames=-0.3, lines=1, lm=-1.0)
-    turned = orient.Reading(chars=0.7, frames=-0.2, lines=1, lm=0.5)
+    upright = reading(0.45, -0.3, lm=-1.0)
+    turned = reading(0.7, -0.2, lm=0.5)
     assert turned.chars < orient.SURE_TURN
     assert orient.wins(turned, upright, quarter=False, single_line=False)
     # Characters alone must then clear the whole margin.
-    flat = orient.Reading(chars=0.7, frames=-0.2, lines=1, lm=-1.0)
+    flat = reading(0.7, -0.2, lm=-1.0)
     assert not orient.wins(flat, upright, quarter=False, single_line=False)
-    assert orient.wins(
-        orient.Reading(chars=0.85, frames=-0.2, lines=1, lm=-1.0),
-        upright,
-        quarter=False,
-        single_line=False,
-    )
+    assert orient.wins(reading(0.85, -0.2, lm=-1.0), upright, quarter=False, single_line=False)
     # ... and read at least PLAIN_TURN.
-    low = orient.Reading(chars=0.55, frames=-0.2, lines=1, lm=5.0)
-    assert not orient.wins(low, orient.Reading(0.1, -0.5, 1, lm=-1.0), False, False)
+    low = reading(0.55, -0.2, lm=5.0)
+    assert not orient.wins(low, reading(0.1, -0.5, lm=-1.0), False, False)
 
 
 def test_a_page_of_many_characters_turns_on_less_evidence() -> None:
-    def read(chars: float, count: int, lm: float = 0.0) -> orient.Reading:
-        lines = [SimpleNamespace(characters=[None] * (count // 4)) for _ in range(4)]
-        return orient.Reading(chars=chars, frames=-0.1, lines=4, found=lines, lm=lm)
-
     # Four lines read 0.65 upright and 0.87 turned: 0.22 surer, short of SURE_TURN.
-    assert orient.wins(read(0.87, 80), read(0.65, 80), quarter=False, single_line=False)
-    assert not orient.wins(read(0.87, 8), read(0.65, 8), quarter=False, single_line=False)
-    assert not orient.wins(read(0.67, 80), read(0.65, 80), quarter=False, single_line=False)
+    many, few = {"lines": 4, "count": 80}, {"lines": 4, "count": 8}
+    assert orient.wins(reading(0.87, -0.1, **many), reading(0.65, -0.1, **many), False, False)
+    assert not orient.wins(reading(0.87, -0.1, **few), reading(0.65, -0.1, **few), False, False)
+    assert not orient.wins(reading(0.67, -0.1, **many), reading(0.65, -0.1, **many), False, False)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
