@@ -72,6 +72,11 @@ class Reading:
     found: list = field(default_factory=list)
     lm: float = 0.0
 
+    @property
+    def count(self) -> int:
+        """How many characters were read."""
+        return sum(len(line.characters) for line in self.found)
+
 
 def mean_confidence(confidences: Sequence[float]) -> float:
     return float(np.mean(confidences)) if len(confidences) else 0.0
@@ -104,10 +109,9 @@ def looks_sideways(lines: int, chars: int, taller_than_wide: bool) -> bool:
 def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) -> bool:
     """Whether a reading of the page turned (a quarter turn, or a half) beats the upright
     one; a page on its side also reads in fewer, longer lines turned upright."""
-    count = sum(len(line.characters) for line in upright.found)
-    if count < MIN_CHARS and sum(len(line.characters) for line in turned.found) < MIN_CHARS:
+    if upright.count < MIN_CHARS and turned.count < MIN_CHARS:
         return False  # a character or two either way: no guide
-    if quarter and not single_line and count >= MIN_CHARS and turned.lines >= upright.lines:
+    if quarter and not single_line and upright.count >= MIN_CHARS and turned.lines >= upright.lines:
         return False
     if quarter:  # on its side, the page's layout has told already
         return turned.chars >= SURE_QUARTER_TURN and turned.chars >= upright.chars + MARGIN / 2
@@ -116,7 +120,7 @@ def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) ->
         and turned.chars >= upright.chars + MARGIN
         and turned.frames >= upright.frames + FRAME_MARGIN
     )
-    needed = EVIDENCE * math.sqrt(EVIDENCE_CHARS / max(count, EVIDENCE_CHARS))
+    needed = EVIDENCE * math.sqrt(EVIDENCE_CHARS / max(upright.count, EVIDENCE_CHARS))
     return sure or (turned.chars >= PLAIN_TURN and gain(turned, upright) > needed)
 
 

@@ -97,7 +97,7 @@ class LineReader:
             page, crops, self._read_crops(crops, beam), single_line, beam
         )
         confidences = _confidences(reading)
-        if confidences and orient.mean_confidence(confidences) < orient.UNSURE_PAGE:
+        if orient.looks_unsure(confidences) or orient.reads_little(confidences):
             # Read again binarised as /digits binarises (`find_lines`' second_look): a
             # shadow's or a vignette's dark edge stays ink under the plain max filter the
             # model was trained on, which reads even pages best, and so does a squared
@@ -108,7 +108,7 @@ class LineReader:
             # A page taken for light ink on dark paper is also read with its ink taken for
             # the darker: a lamp's glare or a vignette's bright middle over a line's page
             # passes for light writing.
-            few = len(confidences) < orient.MIN_CHARS
+            few = reading.count < orient.MIN_CHARS
             looks = [False, True] if dark_ink(page) is not page else [False]
             for dark_only in looks:
                 try:
@@ -120,7 +120,7 @@ class LineReader:
                     # Paper read as ink is nonsense, but a word or two of it can be likely
                     # enough for the language model: its characters must read surer too.
                     surer = not dark_only or lit.chars >= reading.chars
-                    more = not few or len(_confidences(lit)) >= orient.MIN_CHARS
+                    more = not few or lit.count >= orient.MIN_CHARS
                     if orient.gain(lit, reading) > 0.0 and surer and more:
                         reading = lit
         return reading.found

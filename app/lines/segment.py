@@ -281,16 +281,17 @@ def unruled_ink(gray: np.ndarray, second_look: bool = False, dark_only: bool = F
     `second_look`: binarised as /digits binarises, uneven light divided out keeping its
     edges and a squared paper's grid painted out (`ink_map`'s sharp_light and grid);
     `dark_only`: the ink taken to be darker than the paper (`ink_map`)."""
-    ink = _second_look_ink(gray, second_look, dark_only)
+    ink = _ink(gray, second_look, dark_only)
     gone = rule_pixels(ink, faint=RULING_INK)
     if gone is not None:
         ruled = rule_fringe(gone, ink.mask).view(np.uint8)
         unruled = cv2.inpaint(gray, ruled, 2, cv2.INPAINT_TELEA)
-        ink = _second_look_ink(unruled, second_look, dark_only)
+        ink = _ink(unruled, second_look, dark_only)
     return without_dot_grid(ink)
 
 
-def _second_look_ink(gray: np.ndarray, second_look: bool, dark_only: bool) -> InkMap:
+def _ink(gray: np.ndarray, second_look: bool, dark_only: bool) -> InkMap:
+    """`ink_map` of the page, as `unruled_ink` asks."""
     return ink_map(
         gray,
         grid=second_look,
