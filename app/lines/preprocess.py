@@ -35,16 +35,21 @@ def fit_line(gray: np.ndarray, height: int) -> tuple[np.ndarray, int, float]:
 
 
 def without_specks(ink: InkMap) -> np.ndarray:
-    """The ink's strength with specks (marks of at most SPECK pixels at 0.2 of full strength:
-    a pale or small full stop keeps its blurred edge) faded to paper."""
+    """The ink's strength with specks (`speck_pixels`) faded to paper."""
+    specks = speck_pixels(ink)
+    return ink.strength if specks is None else np.where(specks, np.float32(0.0), ink.strength)
+
+
+def speck_pixels(ink: InkMap) -> np.ndarray | None:
+    """H x W bool: the specks (marks of at most SPECK pixels at 0.2 of full strength: a pale
+    or small full stop keeps its blurred edge) and a pixel round them; None where none."""
     marks = (ink.strength >= 0.2).view(np.uint8)
     _count, labels, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
     tiny = stats[:, cv2.CC_STAT_AREA] <= SPECK
     tiny[0] = False  # the paper
     if not tiny.any():
-        return ink.strength
-    specks = cv2.dilate(tiny[labels].view(np.uint8), np.ones((3, 3), np.uint8))
-    return np.where(specks > 0, np.float32(0.0), ink.strength)
+        return None
+    return cv2.dilate(tiny[labels].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
 
 
 def frame_count(width: int, stride: int) -> int:

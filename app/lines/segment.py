@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from app.lines.preprocess import speck_pixels
 from app.vision import scale
 from app.vision.binarize import InkMap, ink_map
 from app.vision.dots import without_dot_grid
@@ -188,6 +189,19 @@ def _bands(mask: np.ndarray) -> list[tuple[int, int]]:
         for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True)
     ]
     heights = [b - a for a, b in bands]
+    if len(bands) > 1:
+        # Bands of touching lines are no guide to one line's height: left in, a page with
+        # two of its lines touching took its other lines for thin bands and merged them all.
+        # (Where no other band is a character tall, the tall one is no page's lines but
+        # one line steeply tilted.)
+        char_h = _char_height(mask)
+        single = [
+            h
+            for band, h in zip(bands, heights, strict=True)
+            if len(_split_touching(mask, band, char_h)) == 1
+        ]
+        if max(single, default=0) >= char_h:
+            heights = single
     typical = float(np.median([h for h in heights if h >= 0.5 * max(heights)]))
     while _merge_one_thin_band(bands, typical):
         pass
@@ -199,6 +213,22 @@ def _char_height(mask: np.ndarray) -> float:
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     heights = stats[1:, cv2.CC_STAT_HEIGHT][stats[1:, cv2.CC_STAT_AREA] >= 12]
     return float(np.median(heights)) if heights.size else 0.0
+
+
+def _lines(
+    mask: np.ndarray, char_h: float, bands: list[tuple[int, int]] | None = None
+) -> list[tuple[int, int]]:
+    """The rows of each line of a level page: its bands (`_bands`, if not given), those that
+    hold touching lines cut apart."""
+    found = _bands(mask) if bands is None else bands
+    lines = [part for band in found for part in _split_touching(mask, band, char_h)]
+    # A band along the page's top or bottom edge much shorter than its writing is the
+    # light's (a vignette's dark rim), not a line.
+    return [
+        (y0, y1)
+        for y0, y1 in lines
+        if (y0 > 0 and y1 < mask.shape[0]) or y1 - y0 >= EDGE_SLIVER * char_h
+    ]
 
 
 def _split_touching(
@@ -257,14 +287,18 @@ def page_skew(
         bands = _bands(mask)
     if len(bands) > 1:
         return estimate_skew(mask)
+    char_h = _char_height(mask)
+    tall = bool(bands) and bands[0][1] - bands[0][0] >= TOUCHING_LINES * char_h
+    # Lines tilted so far that no empty row parts them make one tall band: the angle that
+    # parts them into lines again is the page's. A line's own tilt, fitted through the
+    # components of several lines, follows none of them.
+    steep = estimate_skew(mask) if tall else 0.0
+    if steep and len(_lines(turn(mask, steep, border=0)[0], char_h)) > 1:
+        return steep
     tilt = line_tilt(mask)
     if tilt == 0.0:
-        # Lines tilted so far that no empty row parts them make one tall band, whose
-        # components follow no one line.
-        # Only a steep tilt is taken from them: a single line of hanzi, whose parts are
-        # components of their own, is a tall band too.
-        tall = bool(bands) and bands[0][1] - bands[0][0] >= TOUCHING_LINES * _char_height(mask)
-        steep = estimate_skew(mask) if tall else 0.0
+        # Otherwise only a steep tilt is taken from a tall band: a single line of hanzi,
+        # whose parts are components of their own, is one too.
         return steep if abs(steep) >= STEEP_PAGE_DEG else 0.0
     _x, _y, width, height = cv2.boundingRect(mask)
     drift = width * abs(math.tan(math.radians(tilt)))
@@ -287,7 +321,16 @@ def unruled_ink(gray: np.ndarray, second_look: bool = False, dark_only: bool = F
         ruled = rule_fringe(gone, ink.mask).view(np.uint8)
         unruled = cv2.inpaint(gray, ruled, 2, cv2.INPAINT_TELEA)
         ink = _ink(unruled, second_look, dark_only)
-    return without_dot_grid(ink)
+    return _without_specks(without_dot_grid(ink))
+
+
+def _without_specks(ink: InkMap) -> InkMap:
+    """The ink map with specks (`speck_pixels`) out of its mask: left in, a noisy page's
+    specks fill the empty rows between its lines and the margins beside them, which joined
+    its lines into one band and were read as characters. (Each line's crop takes its own
+    specks out as it is read.)"""
+    specks = speck_pixels(ink)
+    return ink if specks is None else replace(ink, mask=(ink.mask & ~specks).view(np.uint8))
 
 
 def _ink(gray: np.ndarray, second_look: bool, dark_only: bool) -> InkMap:
@@ -333,16 +376,8 @@ def find_lines(
     if single_line:
         bands = [(int(rows[0]), int(rows[-1]) + 1)]
     else:
-        char_h = _char_height(mask)
         found = _bands(mask) if angle or level is None else level  # unrotated: already known
-        bands = [part for band in found for part in _split_touching(mask, band, char_h)]
-        # A band along the page's top or bottom edge much shorter than its writing is the
-        # light's (a vignette's dark rim), not a line.
-        bands = [
-            (y0, y1)
-            for y0, y1 in bands
-            if (y0 > 0 and y1 < mask.shape[0]) or y1 - y0 >= EDGE_SLIVER * char_h
-        ]
+        bands = _lines(mask, _char_height(mask), found)
     lines = []
     for y0, y1 in bands:
         cols = np.nonzero(mask[y0:y1].any(axis=0))[0]

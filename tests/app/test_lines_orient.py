@@ -24,10 +24,15 @@ def test_a_half_turn_wins_only_surely_and_by_its_frames_too() -> None:
     # Latin upside down reads as sure digits, its frames no surer: no turn.
     assert not orient.wins(reading(0.95, -0.06, 2), upright, quarter=False, single_line=False)
     assert not orient.wins(reading(0.78, -0.01, 2), upright, quarter=False, single_line=False)
-    # A quarter turn must read in fewer lines (a page on its side reads as many short ones).
+    # A quarter turn must read in longer lines (a page on its side reads as short ones).
     sideways = reading(0.5, -0.1, 12, count=24)
     assert orient.wins(reading(0.7, -0.1, 1), sideways, quarter=True, single_line=False)
     assert not orient.wins(reading(0.9, -0.01, 12, 24), sideways, quarter=True, single_line=False)
+    # ... though not fewer: read upright, a page on its side may be cut into as few lines
+    # as it holds, each across all of them.
+    across = reading(0.5, -0.1, 3, count=7)
+    assert orient.wins(reading(0.8, -0.1, 4, count=32), across, quarter=True, single_line=False)
+    assert not orient.wins(reading(0.8, -0.1, 4, 8), across, quarter=True, single_line=False)
     assert orient.looks_sideways(12, 15, False) and not orient.looks_sideways(2, 30, False)
     assert orient.looks_sideways(1, 8, True)
 

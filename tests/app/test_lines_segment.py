@@ -17,7 +17,7 @@ from app.vision import rules
 from app.vision.binarize import ink_map
 from app.vision.rules import rule_pixels
 from app.vision.turn import turn
-from bench.robustness import _paper
+from bench.robustness import _paper, _salt_and_pepper
 from tests.conftest import digit_row
 
 
@@ -70,6 +70,20 @@ def test_lines_tilted_till_no_empty_row_parts_them_are_found(t10k, angle: float)
     page = np.pad(page_of_rows(t10k, 4, start=100), 40, constant_values=255)
     turned, _ = turn(page, angle, border=255)
     assert len(_bands((turned < 128).astype(np.uint8))) == 1
+    assert len(find_lines(turned)) == 4
+
+
+@pytest.mark.parametrize("angle", [-6.0, -4.0, 5.0, 7.0])
+def test_long_lines_tilted_a_little_till_no_empty_row_parts_them_are_found(
+    t10k, angle: float
+) -> None:
+    # Long rows need only a few degrees to make one band; a line's tilt fitted through the
+    # components of all four follows none of them.
+    page = np.pad(page_of_rows(t10k, 4, start=100, gap=8, count=12), 40, constant_values=255)
+    turned, _ = turn(page, angle, border=255)
+    mask = (turned < 128).astype(np.uint8)
+    assert len(_bands(mask)) == 1
+    assert page_skew(mask) == pytest.approx(-angle, abs=1.0)
     assert len(find_lines(turned)) == 4
 
 
@@ -261,3 +275,33 @@ def test_a_thin_dark_rim_along_the_pages_edge_is_no_line_but_writing_there_is(t1
     cropped = page[30 + 16 + 3 :]  # the first row's top 3 px cut off
     assert len(find_lines(cropped)) == 2
     assert len(find_lines(np.ascontiguousarray(cropped[::-1]))) == 2
+
+
+def test_lines_beside_touching_ones_are_no_thin_bands(t10k) -> None:
+    # Three touching rows make a band three rows tall: measured against it, the single rows
+    # above and below were taken for thin bands (a stroke, a dot) and merged into it.
+    parts = [
+        page_of_rows(t10k, 1, start=200),
+        page_of_rows(t10k, 3, start=208, gap=-5),
+        page_of_rows(t10k, 1, start=232),
+    ]
+    width = max(p.shape[1] for p in parts)
+    page = np.vstack(
+        [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=255) for p in parts]
+    )
+    assert len(_bands((page < 128).astype(np.uint8))) == 3
+    lines = find_lines(page)
+    assert len(lines) == 5
+    assert all(20 <= line.box.height <= 40 for line in lines)
+
+
+def test_specks_neither_join_lines_nor_widen_them(t10k) -> None:
+    # One pixel in a hundred black or white: the specks fill the empty rows between the lines
+    # and the margins beside them.
+    page = np.pad(page_of_rows(t10k, 4, start=300), 60, constant_values=255)
+    noisy = _salt_and_pepper(cv2.cvtColor(page, cv2.COLOR_GRAY2BGR), np.random.default_rng(3))
+    lines = find_lines(cv2.cvtColor(noisy, cv2.COLOR_BGR2GRAY))
+    assert len(lines) == 4
+    for line in lines:
+        assert line.box.x >= 70 and line.box.x + line.box.width <= page.shape[1] - 70
+        assert 20 <= line.box.height <= 40
