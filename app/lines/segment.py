@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from app.lines.preprocess import speck_pixels
-from app.vision import scale
+from app.vision import folds, scale
 from app.vision.binarize import InkMap, ink_map
 from app.vision.dots import without_dot_grid
 from app.vision.rules import rule_fringe, rule_pixels
@@ -19,7 +19,7 @@ from app.vision.turn import bounds_back, box_through, quarter_turns_back, then, 
 
 # A page of several lines is searched for its skew up to this angle (degrees) either way,
 # every SKEW_COARSE_DEG, then every SKEW_STEP_DEG about the sharpest.
-MAX_SKEW_DEG = 20.0
+MAX_SKEW_DEG = 30.0
 SKEW_COARSE_DEG = 2.0
 SKEW_STEP_DEG = 0.5
 # A page whose lines are tilted so far that no empty row parts them is turned only where its
@@ -211,6 +211,12 @@ def _bands(mask: np.ndarray) -> list[tuple[int, int]]:
 def _char_height(mask: np.ndarray) -> float:
     """Median height of the page's connected components bigger than specks."""
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return _median_height(stats)
+
+
+def _median_height(stats: np.ndarray) -> float:
+    """Median height of the components bigger than specks (connectedComponentsWithStats'
+    stats, the paper first); 0 where none."""
     heights = stats[1:, cv2.CC_STAT_HEIGHT][stats[1:, cv2.CC_STAT_AREA] >= 12]
     return float(np.median(heights)) if heights.size else 0.0
 
@@ -321,7 +327,7 @@ def unruled_ink(gray: np.ndarray, second_look: bool = False, dark_only: bool = F
         ruled = rule_fringe(gone, ink.mask).view(np.uint8)
         unruled = cv2.inpaint(gray, ruled, 2, cv2.INPAINT_TELEA)
         ink = _ink(unruled, second_look, dark_only)
-    return _without_specks(without_dot_grid(ink))
+    return _without_creases(_without_specks(without_dot_grid(ink)))
 
 
 def _without_specks(ink: InkMap) -> InkMap:
@@ -331,6 +337,19 @@ def _without_specks(ink: InkMap) -> InkMap:
     specks out as it is read.)"""
     specks = speck_pixels(ink)
     return ink if specks is None else replace(ink, mask=(ink.mask & ~specks).view(np.uint8))
+
+
+def _without_creases(ink: InkMap) -> InkMap:
+    """The ink map without long thin straight lines (`app.vision.folds`: a fold's crease,
+    a table's edge), looked for only where a mark is long enough to hold one: left in, a
+    crease joined the lines it crossed into one band, and on a small page its angle was
+    taken for the page's skew."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink.mask, connectivity=8)
+    height = _median_height(stats)
+    sizes = [(int(w), int(h)) for w, h in stats[1:, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]]]
+    if not height or not folds.may_hold_long_lines(sizes, height, ink.mask.shape):
+        return ink
+    return folds.without_long_lines(ink, height)
 
 
 def _ink(gray: np.ndarray, second_look: bool, dark_only: bool) -> InkMap:

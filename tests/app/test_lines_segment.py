@@ -211,8 +211,10 @@ def test_a_margin_line_is_not_read_with_the_lines(
     assert len(lines) == 3
     # The writing starts 16 + margin + 8 px from the left; the margin line at 8.
     assert all(line.box.x >= margin + 16 for line in lines)
-    # The premise: left in, a margin line dark enough to be ink starts every line.
+    # The premise: left in, a margin line dark enough to be ink starts every line (long
+    # straight lines are taken out as creases too).
     monkeypatch.setattr(rules, "margin_lines", lambda pale, *_: (np.zeros(pale.shape, bool), 0))
+    monkeypatch.setattr(segment, "_without_creases", lambda ink: ink)
     if level <= 130:
         assert all(line.box.x <= 12 for line in find_lines(page))
 
@@ -305,3 +307,22 @@ def test_specks_neither_join_lines_nor_widen_them(t10k) -> None:
     for line in lines:
         assert line.box.x >= 70 and line.box.x + line.box.width <= page.shape[1] - 70
         assert 20 <= line.box.height <= 40
+
+
+@pytest.mark.parametrize("angle", [-25.0, 28.0])
+def test_pages_turned_up_to_30_degrees_are_levelled(t10k, angle: float) -> None:
+    page = np.pad(page_of_rows(t10k, 4, start=100), 40, constant_values=255)
+    turned, _ = turn(page, angle, border=255)
+    assert page_skew((turned < 128).astype(np.uint8)) == pytest.approx(-angle, abs=1.0)
+    assert len(find_lines(turned)) == 4
+
+
+@pytest.mark.parametrize(("start", "rows", "count"), [(400, 4, 5), (500, 3, 4)])
+def test_a_crease_across_the_page_joins_no_lines(t10k, start: int, rows: int, count: int) -> None:
+    # A fold's crease, a pixel wide, from one edge to the other across the lines.
+    page = np.pad(page_of_rows(t10k, rows, start=start, count=count), 20, constant_values=255)
+    h, w = page.shape
+    cv2.line(page, (0, int(h * 0.8)), (w - 1, int(h * 0.2)), 90, 1)
+    lines = find_lines(page)
+    assert len(lines) == rows
+    assert all(20 <= line.box.height <= 28 for line in lines)

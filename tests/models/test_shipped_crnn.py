@@ -91,6 +91,7 @@ def test_digit_lines_on_ruled_paper_read_nearly_as_well(
     lines = digit_lines(t10k, ruled=True)
     assert service_cer(client, lines) <= 0.10
     monkeypatch.setattr(segment, "rule_pixels", lambda ink, faint=None: None)
+    monkeypatch.setattr(segment, "_without_creases", lambda ink: ink)  # long lines, any angle
     assert service_cer(client, lines) >= 0.30
 
 
@@ -176,3 +177,13 @@ def test_pages_under_salt_and_pepper_are_read_line_by_line(client: TestClient, t
     rows between the lines and the margins beside them, read as characters (114%)."""
     pages = digit_pages(t10k, robustness.variant("saltpepper", 5))
     assert service_cer(client, pages) <= 0.1
+
+
+def test_folded_pages_have_their_crease_taken_out(client: TestClient, t10k, monkeypatch) -> None:
+    """Pages of three lines of 12 t10k digits folded (a thin dark line across, the light
+    lower beyond it): the crease is no ink to the line finder (4.0% CER on these 15 pages;
+    8.1% with it left in)."""
+    pages = digit_pages(t10k, robustness.variant("crease", 5), digits=12)
+    assert service_cer(client, pages) <= 0.06
+    monkeypatch.setattr(segment, "_without_creases", lambda ink: ink)
+    assert service_cer(client, pages) >= 0.07
