@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from app.core.errors import EmptyUpload, ImageTooLarge, ServiceError, UnsupportedImage
+from app.vision.binarize import level_of_hist
 
 # Magic bytes of the formats we accept; everything else (EXR, HDR, PFM, SVG, PDF, GIF, ...)
 # is refused before any decoder sees it.
@@ -110,7 +111,33 @@ def _to_gray_u8(img: np.ndarray) -> np.ndarray:
         return _flatten(img[:, :, 0], img[:, :, 1])
     if channels == 4:
         img = _flatten(img[:, :, :3], img[:, :, 3])
-    return cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY)
+    return ink_gray(img[:, :, :3])
+
+
+def ink_gray(bgr: np.ndarray) -> np.ndarray:
+    """BGR -> uint8 gray: the luminance, or, where the writing stands out from the paper
+    CHANNEL_GAIN times more in one colour channel (red or blue ink on brown or coloured
+    paper), that channel brought to the luminance's paper level."""
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    step = max(1, round(np.sqrt(gray.size / SAMPLE_PIXELS)))
+    sample = bgr[::step, ::step]
+    paper, reach = _dark_reach(gray[::step, ::step])
+    best, best_reach, best_paper = -1, max(CHANNEL_GAIN * reach, reach + CHANNEL_MARGIN), paper
+    for c in range(3):
+        c_paper, c_reach = _dark_reach(sample[:, :, c])
+        if c_reach > best_reach:
+            best, best_reach, best_paper = c, c_reach, c_paper
+    if best < 0:
+        return gray
+    return cv2.convertScaleAbs(bgr[:, :, best], alpha=paper / max(best_paper, 1.0))
+
+
+def _dark_reach(channel: np.ndarray) -> tuple[float, float]:
+    """A channel's paper level (its median) and how far below it, as a share of it, the
+    writing reaches (its darkest INK_SHARE of pixels)."""
+    hist = np.bincount(channel.ravel(), minlength=256)
+    paper = float(level_of_hist(hist, 0.5))
+    return paper, (paper - level_of_hist(hist, INK_SHARE)) / max(paper, 1.0)
 
 
 def _flatten(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -150,6 +177,15 @@ def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
 
 # Larger uploads always go to a worker thread, whatever their header says.
 INLINE_MAX_BYTES = 1 << 20
+
+# A colour channel is read instead of the luminance where the writing's darkest INK_SHARE
+# of pixels reach below the paper, as a share of its level, CHANNEL_GAIN times as far (and
+# CHANNEL_MARGIN further): red ink on kraft paper stands out twice as far in green, blue
+# ink in red; black ink, or blue on white, alike in every channel, keeps the luminance.
+INK_SHARE = 0.01
+CHANNEL_GAIN, CHANNEL_MARGIN = 1.25, 0.1
+# The levels are counted on a sample of about this many pixels.
+SAMPLE_PIXELS = 250_000
 
 
 def is_small_image(data: bytes, max_pixels: int) -> bool:

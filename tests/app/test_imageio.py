@@ -36,6 +36,30 @@ def test_decode_image_reads_colour_as_gray() -> None:
     assert gray[10, 7] < 120 and gray[30, 40] > 200
 
 
+@pytest.mark.parametrize(("ink", "channel"), [((40, 40, 200), 1), ((170, 60, 20), 2)])
+def test_coloured_ink_on_coloured_paper_is_read_in_the_channel_it_stands_out_in(
+    ink: tuple[int, int, int], channel: int
+) -> None:
+    # Red ink on kraft paper stands out in green, blue ink in red, far more than in the
+    # luminance (red on kraft: 157 -> 88 there, where a binariser saw no writing at all).
+    bgr = np.empty((40, 60, 3), np.uint8)
+    bgr[:] = (95, 150, 195)
+    bgr[5:15, 5:10] = ink
+    lum = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(int)
+    gray = decode_image(encode(bgr), LIMIT).astype(int)
+    assert abs(gray[30, 40] - lum[30, 40]) <= 2  # the paper as light as before
+    assert gray[30, 40] - gray[10, 7] >= 1.4 * (lum[30, 40] - lum[10, 7])
+    picked = bgr[:, :, channel].astype(float) * lum[30, 40] / bgr[30, 40, channel]
+    assert np.abs(gray - picked).max() <= 1
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0), (200, 30, 30), (150, 60, 40)])
+def test_black_or_blue_ink_on_white_keeps_the_luminance(ink: tuple[int, int, int]) -> None:
+    bgr = cv2.cvtColor(page(), cv2.COLOR_GRAY2BGR)
+    bgr[5:15, 5:10] = ink
+    assert (decode_image(encode(bgr), LIMIT) == cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)).all()
+
+
 def test_decode_image_scales_16_bit() -> None:
     img16 = page().astype(np.uint16) * 257
     gray = decode_image(encode(img16), LIMIT)
