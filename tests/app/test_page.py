@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from app.digits import reader as digit_reader
 from app.digits.segment import digit_ink
 from app.lines import reader as line_reader
-from app.vision import binarize
+from app.vision import binarize, imageio
 from app.vision import page as page_module
 from app.vision.page import paper_only
 from bench import robustness
@@ -301,8 +301,10 @@ def test_a_shaded_page_against_a_surround_of_its_own_colour_keeps_its_edges(
     # spread over the page's edge, which became ink.
     body = (ASSETS / "shaded_photo.png").read_bytes()
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == "8106\n06671"
-    # The premise: with the light's edges smoothed over, the page misreads.
+    # The premise: with the light's edges smoothed over, the page misreads in luminance (in
+    # green, where its red ink stands out further on the yellow paper, it reads either way).
     monkeypatch.setattr(binarize, "CLOSING_KERNEL", 10**6)
+    monkeypatch.setattr(imageio, "ink_gray", lambda bgr: cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != "8106\n06671"
 
 
