@@ -58,6 +58,13 @@ EVIDENCE = 0.35
 # single lines (seeds 2027 / 2028): 1,032 / 1,657 -> 1,051 / 1,680 turned back, 6 / 8 upright
 # turned either way.
 EVIDENCE_CHARS = 12
+# A page of two lines or more whose lines end flush and start ragged (their left ends spread
+# RAGGED line heights or more, their right ends FLUSH of that or less) is upside down as
+# writing is flush left: a half turn then wins where it reads PLAIN_TURN and surer than
+# upright at all. Pages of four held-out Latin / digit / mixed lines upside down: 38.34 /
+# 24.57 / 6.90 -> 18.22 / 7.11 / 5.90% CER (Chinese 9.86% either way); upright, plain,
+# blurred or under glare, none turned.
+RAGGED, FLUSH = 2.0, 0.25
 # A quarter turn wins at this mean confidence of its characters, where the page also reads
 # in longer lines turned (60 held-out mixed lines on their side: 13 of them read turned 0.6-0.8).
 SURE_QUARTER_TURN = 0.6
@@ -127,7 +134,23 @@ def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) ->
         and turned.frames >= upright.frames + FRAME_MARGIN
     )
     needed = EVIDENCE * math.sqrt(EVIDENCE_CHARS / max(upright.count, EVIDENCE_CHARS))
+    if flush_right(upright):
+        needed = 0.0  # its layout has told already
     return sure or (turned.chars >= PLAIN_TURN and gain(turned, upright) > needed)
+
+
+def flush_right(reading: Reading) -> bool:
+    """Whether a page's lines end flush and start ragged (their right ends within FLUSH of
+    the spread of their left ends, which spread RAGGED line heights or more): writing is
+    flush left, so such a page is upside down."""
+    boxes = [line.box for line in reading.found]
+    if len(boxes) < 2:
+        return False
+    lefts = [b.x for b in boxes]
+    rights = [b.x + b.width for b in boxes]
+    height = float(np.median([b.height for b in boxes]))
+    ragged = max(lefts) - min(lefts)
+    return ragged >= RAGGED * height and max(rights) - min(rights) <= FLUSH * ragged
 
 
 def longer_lines(turned: Reading, upright: Reading) -> bool:

@@ -14,7 +14,8 @@ from tests.app.test_lines_segment import page_of_rows
 
 def reading(chars: float, frames: float, lines: int = 1, count: int = 8, lm: float = 0.0):
     """An orient.Reading of `count` characters over `lines` lines."""
-    found = [SimpleNamespace(characters=[None] * (count // lines)) for _ in range(lines)]
+    box = SimpleNamespace(x=10, width=500, height=30)  # lines of one length: no layout cue
+    found = [SimpleNamespace(box=box, characters=[None] * (count // lines)) for _ in range(lines)]
     return orient.Reading(chars=chars, frames=frames, lines=lines, found=found, lm=lm)
 
 
@@ -125,3 +126,24 @@ def test_one_line_on_its_side_read_with_single_line_is_turned(
     turned = np.ascontiguousarray(np.rot90(page, k))
     assert post(client, turned, single_line=True, beam=8)["text"] == upright
     assert orient.on_its_side(23, 207) and not orient.on_its_side(207, 23)
+
+
+def test_a_page_whose_lines_end_flush_and_start_ragged_is_upside_down() -> None:
+    def page(*spans: tuple[int, int]) -> orient.Reading:
+        found = [
+            SimpleNamespace(
+                box=SimpleNamespace(x=x0, width=x1 - x0, height=30), characters=[None] * 4
+            )
+            for x0, x1 in spans
+        ]
+        return orient.Reading(chars=0.7, frames=-0.1, lines=len(found), found=found)
+
+    upside_down = page((300, 800), (120, 805), (500, 798))
+    assert orient.flush_right(upside_down)
+    assert not orient.flush_right(page((10, 500), (12, 700), (8, 300)))  # flush left
+    assert not orient.flush_right(page((10, 800), (40, 790)))  # both ends even: no guide
+    assert not orient.flush_right(page((300, 800)))  # one line
+    # Such a page turns on any gain at all (read PLAIN_TURN or more).
+    turned = reading(0.72, -0.1, 3, count=12)
+    assert orient.wins(turned, upside_down, quarter=False, single_line=False)
+    assert not orient.wins(turned, page((10, 500), (12, 700), (8, 300)), False, False)
