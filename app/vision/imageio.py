@@ -120,11 +120,16 @@ def ink_gray(bgr: np.ndarray) -> np.ndarray:
     paper), that channel brought to the luminance's paper level."""
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     step = max(1, round(np.sqrt(gray.size / SAMPLE_PIXELS)))
-    sample = bgr[::step, ::step]
+    sample = cv2.split(np.ascontiguousarray(bgr[::step, ::step]))
+    spread = max(
+        cv2.norm(sample[0], sample[1], cv2.NORM_INF), cv2.norm(sample[1], sample[2], cv2.NORM_INF)
+    )
+    if spread <= NEUTRAL:
+        return gray  # gray saved as colour: no channel differs from the others
     paper, reach = _dark_reach(gray[::step, ::step])
     best, best_reach, best_paper = -1, max(CHANNEL_GAIN * reach, reach + CHANNEL_MARGIN), 0.0
     for c in range(3):
-        c_paper, c_reach = _dark_reach(sample[:, :, c])
+        c_paper, c_reach = _dark_reach(sample[c])
         if c_paper >= DARK_CHANNEL * paper and c_reach > best_reach:
             best, best_reach, best_paper = c, c_reach, c_paper
     if best < 0:
@@ -188,8 +193,10 @@ INLINE_MAX_BYTES = 1 << 20
 INK_SHARE = 0.01
 CHANNEL_GAIN, CHANNEL_MARGIN = 1.25, 0.05
 DARK_CHANNEL = 0.5
-# The levels are counted on a sample of about this many pixels.
-SAMPLE_PIXELS = 250_000
+# The levels are counted on a sample of about this many pixels; where no pixel of it
+# differs between its channels by more than NEUTRAL levels, the image is gray.
+SAMPLE_PIXELS = 65_536
+NEUTRAL = 2
 
 
 def is_small_image(data: bytes, max_pixels: int) -> bool:

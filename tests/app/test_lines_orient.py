@@ -34,10 +34,11 @@ def test_a_half_turn_wins_only_surely_and_by_its_frames_too() -> None:
     across = reading(0.5, -0.1, 3, count=7)
     assert orient.wins(reading(0.8, -0.1, 4, count=32), across, quarter=True, single_line=False)
     assert not orient.wins(reading(0.8, -0.1, 4, 8), across, quarter=True, single_line=False)
-    # Any page read unsurely as two lines or more may be on its side; one line only where
-    # it is taller than wide.
-    assert orient.looks_sideways(12, False) and orient.looks_sideways(2, False)
-    assert orient.looks_sideways(1, True) and not orient.looks_sideways(1, False)
+    # A page read unsurely as two lines or more of a few characters each may be on its
+    # side; one line only where it is taller than wide.
+    assert orient.looks_sideways(12, 15, False) and orient.looks_sideways(2, 4, False)
+    assert not orient.looks_sideways(4, 60, False)  # long lines: upright, unsure
+    assert orient.looks_sideways(1, 8, True) and not orient.looks_sideways(1, 8, False)
 
 
 def test_a_page_read_as_next_to_nothing_turns_to_a_reading_of_more() -> None:
