@@ -324,6 +324,11 @@ def unruled_ink(gray: np.ndarray, second_look: bool = False, dark_only: bool = F
     `second_look`: binarised as /digits binarises, uneven light divided out keeping its
     edges and a squared paper's grid painted out (`ink_map`'s sharp_light and grid);
     `dark_only`: the ink taken to be darker than the paper (`ink_map`)."""
+    return _unruled(gray, second_look, dark_only)[0]
+
+
+def _unruled(gray: np.ndarray, second_look: bool, dark_only: bool) -> tuple[InkMap, float]:
+    """`unruled_ink` and its mask's `_char_height`."""
     ink = _ink(gray, second_look, dark_only)
     gone = rule_pixels(ink, faint=RULING_INK)
     if gone is not None:
@@ -342,17 +347,18 @@ def _without_specks(ink: InkMap) -> InkMap:
     return ink if specks is None else replace(ink, mask=(ink.mask & ~specks).view(np.uint8))
 
 
-def _without_creases(ink: InkMap) -> InkMap:
+def _without_creases(ink: InkMap) -> tuple[InkMap, float]:
     """The ink map without long thin straight lines (`app.vision.folds`: a fold's crease,
-    a table's edge), looked for only where a mark is long enough to hold one: left in, a
-    crease joined the lines it crossed into one band, and on a small page its angle was
-    taken for the page's skew."""
+    a table's edge), looked for only where a mark is long enough to hold one, and its mask's
+    `_char_height`: left in, a crease joined the lines it crossed into one band, and on a
+    small page its angle was taken for the page's skew."""
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink.mask, connectivity=8)
     height = _median_height(stats)
     sizes = [(int(w), int(h)) for w, h in stats[1:, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]]]
     if not height or not folds.may_hold_long_lines(sizes, height, ink.mask.shape):
-        return ink
-    return folds.without_long_lines(ink, height)
+        return ink, height
+    out = folds.without_long_lines(ink, height)
+    return (ink, height) if out is ink else (out, _char_height(out.mask))
 
 
 def _ink(gray: np.ndarray, second_look: bool, dark_only: bool) -> InkMap:
@@ -381,10 +387,9 @@ def find_lines(
     factor = reading_factor(gray)
     upload_shape = gray.shape
     gray = scale.shrink(gray, factor)
-    ink = unruled_ink(gray, second_look, dark_only)
+    ink, char_h = _unruled(gray, second_look, dark_only)
     if not ink.mask.any():
         return []
-    char_h = _char_height(ink.mask)
     level = None if single_line else _bands(ink.mask, char_h)
     angle = page_skew(ink.mask, single_line, level, char_h)
     # The ink-dark page, so every crop has the polarity the model was trained on.

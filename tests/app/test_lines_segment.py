@@ -13,7 +13,7 @@ from app.lines.segment import (
     find_lines,
     page_skew,
 )
-from app.vision import rules
+from app.vision import folds, rules
 from app.vision.binarize import ink_map
 from app.vision.rules import rule_pixels
 from app.vision.turn import turn
@@ -214,7 +214,7 @@ def test_a_margin_line_is_not_read_with_the_lines(
     # The premise: left in, a margin line dark enough to be ink starts every line (long
     # straight lines are taken out as creases too).
     monkeypatch.setattr(rules, "margin_lines", lambda pale, *_: (np.zeros(pale.shape, bool), 0))
-    monkeypatch.setattr(segment, "_without_creases", lambda ink: ink)
+    monkeypatch.setattr(folds, "without_long_lines", lambda ink, height: ink)
     if level <= 130:
         assert all(line.box.x <= 12 for line in find_lines(page))
 

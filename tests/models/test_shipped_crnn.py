@@ -12,7 +12,7 @@ from app.lines import orient, segment
 from app.lines import reader as reader_module
 from app.lines.charset import build_charset
 from app.lines.reader import REQUIRED_METADATA
-from app.vision import imageio, rules
+from app.vision import folds, imageio, rules
 from bench import robustness
 from bench.robustness import _lighting
 from tests.conftest import ROOT, encode
@@ -91,7 +91,9 @@ def test_digit_lines_on_ruled_paper_read_nearly_as_well(
     lines = digit_lines(t10k, ruled=True)
     assert service_cer(client, lines) <= 0.10
     monkeypatch.setattr(segment, "rule_pixels", lambda ink, faint=None: None)
-    monkeypatch.setattr(segment, "_without_creases", lambda ink: ink)  # long lines, any angle
+    monkeypatch.setattr(
+        folds, "without_long_lines", lambda ink, height: ink
+    )  # long lines, any angle
     assert service_cer(client, lines) >= 0.30
 
 
@@ -185,7 +187,7 @@ def test_folded_pages_have_their_crease_taken_out(client: TestClient, t10k, monk
     8.1% with it left in)."""
     pages = digit_pages(t10k, robustness.variant("crease", 5), digits=12)
     assert service_cer(client, pages) <= 0.06
-    monkeypatch.setattr(segment, "_without_creases", lambda ink: ink)
+    monkeypatch.setattr(folds, "without_long_lines", lambda ink, height: ink)
     assert service_cer(client, pages) >= 0.07
 
 
