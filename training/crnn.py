@@ -77,7 +77,7 @@ _CONTEXT: dict = {}
 
 def render_shard(job: tuple[int, int, int]) -> tuple[list[np.ndarray], list[str]]:
     """Render `count` lines for seed `seed` (one worker's share); returns normalised lines."""
-    from training.lines.compose import compose_line
+    from training.lines.compose import compose_line, photo_faults
 
     seed, count, height = job
     rng = np.random.default_rng(seed)
@@ -92,6 +92,9 @@ def render_shard(job: tuple[int, int, int]) -> tuple[list[np.ndarray], list[str]
             img = compose_line(text, sources, rng)
         except ValueError:
             continue  # a character no source of this split can draw
+        faults = _CONTEXT.get("faults", 0.0)
+        if faults and rng.random() < faults:  # drawn only when asked: older runs stay as made
+            img = photo_faults(img, rng)
         images.append(normalize_line(img, height))
         texts.append(text)
     return images, texts
@@ -261,6 +264,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="base",
         help="training fonts: the first set, or with the Latin hands added from stage 5",
     )
+    p.add_argument(
+        "--faults",
+        type=float,
+        default=0.0,
+        help="share of training lines photographed worse: out of focus, under glare",
+    )
     p.add_argument("--workers", type=int, default=mp.cpu_count())
     p.add_argument("--cache", type=Path, default=Path("data/lines"))
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
@@ -293,13 +302,14 @@ def main(
 
         contexts = real_contexts(args.sources, charset, extended=args.fonts == "extended")
     fonts_tag = "" if args.fonts == "base" else f"-{args.fonts}"
+    fonts_tag += f"-faults{args.faults:g}" if args.faults else ""
     train_data = build_cache(
         args.cache / f"train-{args.lines}-{args.height}-{args.seed}{fonts_tag}.npz",
         args.lines,
         args.seed,
         "train",
         args.height,
-        contexts["train"],
+        contexts["train"] | {"faults": args.faults},
         args.workers,
     )
     held_out = {

@@ -143,3 +143,18 @@ def test_training_resumes_inside_an_epoch(contexts, tmp_path: Path, monkeypatch)
     assert len(calls) == 3  # 40 lines in 5 batches: the 3 not done before
     state = torch.load(tmp_path / "last.pt", weights_only=False)
     assert state["epoch"] == 1 and "step" not in state
+
+
+def test_faults_change_a_share_of_the_training_lines_and_only_when_asked(contexts) -> None:
+    crnn._CONTEXT.clear()
+    crnn._CONTEXT.update(contexts["train"])
+    plain, texts = crnn.render_shard((11, 12, 32))
+    crnn._CONTEXT["faults"] = 0.0
+    again, _ = crnn.render_shard((11, 12, 32))  # faults off: the rendering of earlier runs
+    assert all(np.array_equal(a, b) for a, b in zip(plain, again, strict=True))
+    crnn._CONTEXT["faults"] = 1.0
+    faulty, faulty_texts = crnn.render_shard((11, 12, 32))
+    crnn._CONTEXT.clear()
+    assert len(faulty) == 12
+    # The first line is drawn alike, then photographed worse.
+    assert faulty_texts[0] == texts[0] and not np.array_equal(faulty[0], plain[0])

@@ -270,3 +270,26 @@ def _render(ink: np.ndarray, rng: np.random.Generator, height: int) -> np.ndarra
         _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 95))])
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     return img
+
+
+def photo_faults(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A rendered line as a poorer photo: out of focus (Gaussian blur of 0.8-2.4 px at the
+    line's size), a bright reflection washing the ink part of the way to the paper over an
+    uneven patch, or both. The line's own render already blurs by at most about 1 px and
+    keeps the ink at least 80 grey levels from the paper."""
+    out = img.astype(np.float32)
+    which = rng.random()
+    if which < 0.6:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.8, 2.4))
+    if which >= 0.45:
+        h, w = out.shape
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        cx, cy = rng.uniform(-0.2, 1.2) * w, rng.uniform(0, 1) * h
+        rx, ry = rng.uniform(0.2, 0.8) * w, rng.uniform(1, 4) * h
+        # A soft-edged patch: 1 in its middle, falling to 0 over its outer part.
+        d = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+        patch = np.clip((1 - d) / rng.uniform(0.3, 1.0), 0, 1)
+        bright = min(255.0, float(np.percentile(out, 90)) + rng.uniform(0, 30))
+        out += (bright - out) * rng.uniform(0.5, 0.85) * patch
+        out += rng.normal(0, 2, out.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)

@@ -6,7 +6,13 @@ import pytest
 from tests.conftest import ASSETS
 from training import mnist
 from training.lines import fonts
-from training.lines.compose import GlyphSources, compose_line, compose_page, font_has
+from training.lines.compose import (
+    GlyphSources,
+    compose_line,
+    compose_page,
+    font_has,
+    photo_faults,
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +79,21 @@ def test_a_page_holds_its_lines_at_line_size_with_ruling_and_margin(
 
     assert upright_lines(ruled) >= 1  # the margin line, top to bottom
     assert upright_lines(plain) == 0
+
+
+def test_photo_faults_blur_the_ink_or_wash_part_of_it_towards_the_paper(
+    sources: GlyphSources,
+) -> None:
+    line = compose_line("A12 345 号", sources, np.random.default_rng(5), height=48)
+    sharpness = float(np.abs(np.diff(line.astype(np.float32), axis=1)).mean())
+    blurred = washed = 0
+    for seed in range(40):
+        out = photo_faults(line, np.random.default_rng(seed))
+        assert out.shape == line.shape and out.dtype == np.uint8
+        blurred += np.abs(np.diff(out.astype(np.float32), axis=1)).mean() < 0.8 * sharpness
+        ink = line < np.median(line) - 40
+        washed += np.mean(out[ink] > line[ink] + 40) > 0.1  # a patch of ink made paler
+    assert blurred >= 10 and washed >= 10  # each fault comes up often
+    # Deterministic by seed, and the line itself is left as it was.
+    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
+    assert np.array_equal(photo_faults(line, rng_a), photo_faults(line, rng_b))
