@@ -75,8 +75,15 @@ class CRNN(nn.Module):
 _CONTEXT: dict = {}
 
 
+def _share(rng: np.random.Generator, name: str) -> bool:
+    """Whether this line is one of option `name`'s share (no draw where the share is 0)."""
+    share = _CONTEXT.get(name, 0.0)
+    return bool(share) and rng.random() < share
+
+
 def render_shard(job: tuple[int, int, int]) -> tuple[list[np.ndarray], list[str]]:
     """Render `count` lines for seed `seed` (one worker's share); returns normalised lines."""
+    from app.lines.segment import find_lines
     from training.lines.compose import compose_line, photo_faults
 
     seed, count, height = job
@@ -88,13 +95,20 @@ def render_shard(job: tuple[int, int, int]) -> tuple[list[np.ndarray], list[str]
     images, texts = [], []
     while len(texts) < count:
         text = kinds[rng.integers(len(kinds))](rng)
+        # Shares drawn only when asked for: earlier runs' lines stay as they were made.
+        ruled = _share(rng, "ruled")
         try:
-            img = compose_line(text, sources, rng)
+            img = compose_line(text, sources, rng, ruled=ruled)
         except ValueError:
             continue  # a character no source of this split can draw
-        faults = _CONTEXT.get("faults", 0.0)
-        if faults and rng.random() < faults:  # drawn only when asked: older runs stay as made
+        if _share(rng, "faults"):
             img = photo_faults(img, rng)
+        if ruled:
+            # As the service reads it: rules found and painted out, the line cropped.
+            crops = find_lines(img, single_line=True)
+            if not crops:
+                continue
+            img = crops[0].gray
         images.append(normalize_line(img, height))
         texts.append(text)
     return images, texts
@@ -270,6 +284,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         help="share of training lines photographed worse: out of focus, under glare",
     )
+    p.add_argument(
+        "--ruled",
+        type=float,
+        default=0.0,
+        help="share of training lines written on ruled paper, read as the service reads them",
+    )
     p.add_argument("--workers", type=int, default=mp.cpu_count())
     p.add_argument("--cache", type=Path, default=Path("data/lines"))
     p.add_argument("--sources", type=Path, default=Path("data/sources"))
@@ -303,13 +323,14 @@ def main(
         contexts = real_contexts(args.sources, charset, extended=args.fonts == "extended")
     fonts_tag = "" if args.fonts == "base" else f"-{args.fonts}"
     fonts_tag += f"-faults{args.faults:g}" if args.faults else ""
+    fonts_tag += f"-ruled{args.ruled:g}" if args.ruled else ""
     train_data = build_cache(
         args.cache / f"train-{args.lines}-{args.height}-{args.seed}{fonts_tag}.npz",
         args.lines,
         args.seed,
         "train",
         args.height,
-        contexts["train"] | {"faults": args.faults},
+        contexts["train"] | {"faults": args.faults, "ruled": args.ruled},
         args.workers,
     )
     held_out = {

@@ -158,3 +158,25 @@ def test_faults_change_a_share_of_the_training_lines_and_only_when_asked(context
     assert len(faulty) == 12
     # The first line is drawn alike, then photographed worse.
     assert faulty_texts[0] == texts[0] and not np.array_equal(faulty[0], plain[0])
+
+
+def test_ruled_training_lines_are_read_as_the_service_reads_them(contexts, monkeypatch) -> None:
+    from training.lines import compose
+
+    asked = []
+
+    def record(*args, **kwargs):
+        asked.append(kwargs.get("ruled", False))
+        return real(*args, **kwargs)
+
+    real = compose.compose_line
+    monkeypatch.setattr(compose, "compose_line", record)
+    crnn._CONTEXT.clear()
+    crnn._CONTEXT.update(contexts["train"] | {"ruled": 1.0})
+    lines, texts = crnn.render_shard((12, 10, 32))
+    crnn._CONTEXT.clear()
+    assert len(lines) == len(texts) == 10 and all(asked)  # each written on ruled paper
+    for line in lines:
+        assert line.shape[0] == 32 and line.max() > 0.5  # the writing is there
+        # The rules painted out as the service does: no row inked across most of the line.
+        assert (line > 0.3).mean(axis=1).max() < 0.8
