@@ -95,7 +95,13 @@ train-crnn: $(VENV)/.dev-deps
 		--checkpoint runs/crnn_stage5/last.pt --eval-lines 300 --save-every 200 --out runs/crnn_stage5/
 	$(BIN)/python -m training.crnn --lines 120000 --seed 6 --epochs 1 --lr 3e-4 --fonts extended \
 		--hidden 128 --channels 128 --init runs/crnn_stage5/last.pt \
-		--checkpoint runs/crnn_stage6/last.pt --eval-lines 300 --save-every 200 --out models/
+		--checkpoint runs/crnn_stage6/last.pt --eval-lines 300 --save-every 200 --out runs/crnn_stage6/
+	$(BIN)/python -m training.crnn --lines 120000 --seed 7 --epochs 1 --lr 3e-4 --fonts extended \
+		--faults 0.3 --hidden 128 --channels 128 --init runs/crnn_stage6/last.pt \
+		--checkpoint runs/crnn_stage7/last.pt --eval-lines 300 --save-every 200 --out runs/crnn_stage7/
+	$(BIN)/python -m training.crnn --lines 120000 --seed 8 --epochs 1 --lr 3e-4 --fonts extended \
+		--faults 0.3 --ruled 0.25 --hidden 128 --channels 128 --init runs/crnn_stage7/last.pt \
+		--checkpoint runs/crnn_stage8/last.pt --eval-lines 300 --save-every 200 --out models/
 
 docker-up:
 	docker compose up -d --build --wait

@@ -97,7 +97,7 @@ class LineReader:
             page, crops, self._read_crops(crops, beam), single_line, beam
         )
         confidences = _confidences(reading)
-        if orient.looks_unsure(confidences) or orient.reads_little(confidences):
+        if orient.looks_unsure(confidences) or _reads_little(confidences, crops):
             # Read again binarised as /digits binarises (`find_lines`' second_look): a
             # shadow's or a vignette's dark edge stays ink under the plain max filter the
             # model was trained on, which reads even pages best, and so does a squared
@@ -142,7 +142,7 @@ class LineReader:
         confidences = _confidences(upright)
         # A page read as a character or two, unsurely (a page on its side: its lines
         # crossed), is looked at every way round.
-        little = orient.reads_little(confidences)
+        little = _reads_little(confidences, crops)
         if not (orient.looks_unsure(confidences) or tall or little):
             return 0, crops, upright
         sideways = orient.looks_sideways(len(found), len(confidences), tall) or little
@@ -278,6 +278,12 @@ def _same_crops(a: list[LineCrop], b: list[LineCrop]) -> bool:
         x.gray.shape == y.gray.shape and np.array_equal(x.gray, y.gray)
         for x, y in zip(a, b, strict=True)
     )
+
+
+def _reads_little(confidences: list[float], crops: list[LineCrop]) -> bool:
+    """`orient.reads_little`, or ink found in lines and read as nothing at all: a blob of
+    writing under a glare or across a page on its side can read as no character."""
+    return orient.reads_little(confidences) or (not confidences and bool(crops))
 
 
 def _confidences(reading: orient.Reading) -> list[float]:

@@ -52,6 +52,16 @@ def test_a_page_read_as_next_to_nothing_turns_to_a_reading_of_more() -> None:
     assert not orient.wins(reading(0.95, -0.01, 1, count=2), crossed, False, False)
 
 
+def test_a_sure_half_turn_must_also_beat_the_language_models_liking_for_upright() -> None:
+    # "store" read upright at 0.77, a word the language model likes (0.44 a character);
+    # upside down it reads as sure digits "24025", its frames surer too: upright stays.
+    word = reading(0.77, -0.06, 1, count=5, lm=0.44)
+    assert not orient.wins(reading(0.92, -0.017, 1, count=5), word, False, False)
+    # The same surety against upright characters the model finds no likelier: turned.
+    code = reading(0.77, -0.06, 1, count=5)
+    assert orient.wins(reading(0.92, -0.017, 1, count=5), code, False, False)
+
+
 def test_a_half_turn_also_wins_by_characters_and_language_model_together() -> None:
     # Chinese upside down: unsure characters in unlikely sequences; turned back, surer ones
     # that follow each other as words do, though short of SURE_TURN.

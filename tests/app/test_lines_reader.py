@@ -65,10 +65,12 @@ def test_overlong_line_is_refused(t10k) -> None:
         lr.read(page_of_rows(t10k, 1))
 
 
-def test_lines_read_as_nothing_are_dropped(t10k) -> None:
+def test_lines_read_as_nothing_are_dropped_after_a_second_look(t10k) -> None:
     lr, model = reader()
     assert lr.read(page_of_rows(t10k, 2)) == []
-    assert len(model.batches) == 1
+    # Ink found in lines and read as nothing (a blob under a glare can be) is read again,
+    # turned and binarised as /digits binarises, before it is taken for no writing.
+    assert len(model.batches) > 1
 
 
 def test_char_edges_split_halfway_between_spikes() -> None:
@@ -83,9 +85,10 @@ def test_beam_search_stops_at_the_frame_budget(t10k, monkeypatch) -> None:
     monkeypatch.setattr(lr, "_decode", lambda logp, beam: calls.append((len(logp), beam)) or [])
     page = page_of_rows(t10k, 3)
     lr.read(page, beam=8)
-    assert [b for _, b in calls] == [8, 8, 8]
+    # The page's three lines (read as nothing here, it is then read again: see above).
+    assert [b for _, b in calls][:3] == [8, 8, 8]
     frames = [n for n, _ in calls]
     calls.clear()
     monkeypatch.setattr(reader_module, "BEAM_MAX_FRAMES", frames[0] + frames[1] // 2)
     lr.read(page, beam=8)
-    assert [b for _, b in calls] == [8, 0, 0]
+    assert [b for _, b in calls][:3] == [8, 0, 0]
