@@ -92,3 +92,33 @@ def test_beam_search_stops_at_the_frame_budget(t10k, monkeypatch) -> None:
     monkeypatch.setattr(reader_module, "BEAM_MAX_FRAMES", frames[0] + frames[1] // 2)
     lr.read(page, beam=8)
     assert [b for _, b in calls][:3] == [8, 0, 0]
+
+
+def test_a_half_turn_the_greedy_reading_won_stands_where_the_beam_reads_it_surer_than_upright(
+    t10k, monkeypatch
+) -> None:
+    from types import SimpleNamespace
+
+    from app.lines import orient
+
+    lr, _ = reader()
+    page = page_of_rows(t10k, 2)
+    crops = lr._crops(page, False)
+    box = SimpleNamespace(x=10, width=500, height=30)
+
+    def reading(chars: float, frames: float) -> orient.Reading:
+        chars_ = [SimpleNamespace(confidence=chars)] * 8
+        found = [SimpleNamespace(box=box, characters=chars_) for _ in crops]
+        return orient.Reading(chars=chars, frames=frames, lines=len(crops), found=found)
+
+    upright = reading(0.63, -0.11)
+    # Greedy, turned: sure (0.93) and clearly surer than upright; with the beam: 0.85, short
+    # of orient.SURE_TURN, but still read surer than upright (upside-down mixed lines do so).
+    answers = {0: reading(0.93, -0.02), 8: reading(0.85, -0.02)}
+    monkeypatch.setattr(lr, "_read_crops", lambda crops, beam: answers[beam])
+    turns, _, got = lr._turn(page, crops, upright, False, 8)
+    assert turns == 2 and got is answers[8]
+    # A beam reading no surer than upright's leaves the page upright.
+    answers[8] = reading(0.6, -0.02)
+    turns, _, got = lr._turn(page, crops, upright, False, 8)
+    assert turns == 0 and got is upright
