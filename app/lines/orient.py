@@ -108,7 +108,8 @@ def looks_unsure(confidences: Sequence[float]) -> bool:
 
 def reads_little(confidences: Sequence[float]) -> bool:
     """Whether a page was read as at least one character but fewer than MIN_CHARS, unsurely
-    (a page read as nothing is taken for one without writing)."""
+    (a page read as nothing has no characters to judge by: the reader looks again only where
+    it found ink in lines)."""
     return 0 < len(confidences) < MIN_CHARS and mean_confidence(confidences) < UNSURE_PAGE
 
 
