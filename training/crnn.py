@@ -321,11 +321,12 @@ def main(
         from training.lines.sets import real_contexts
 
         contexts = real_contexts(args.sources, charset, extended=args.fonts == "extended")
-    fonts_tag = "" if args.fonts == "base" else f"-{args.fonts}"
-    fonts_tag += f"-faults{args.faults:g}" if args.faults else ""
-    fonts_tag += f"-ruled{args.ruled:g}" if args.ruled else ""
+    # The cache's name tells apart what its lines were rendered with.
+    tag = "" if args.fonts == "base" else f"-{args.fonts}"
+    tag += f"-faults{args.faults:g}" if args.faults else ""
+    tag += f"-ruled{args.ruled:g}" if args.ruled else ""
     train_data = build_cache(
-        args.cache / f"train-{args.lines}-{args.height}-{args.seed}{fonts_tag}.npz",
+        args.cache / f"train-{args.lines}-{args.height}-{args.seed}{tag}.npz",
         args.lines,
         args.seed,
         "train",

@@ -167,13 +167,10 @@ class LineReader:
         if best == 0 or beam <= 1:
             return best, best_crops, best_reading
         # The winner read again as asked, and held to the same test: a greedy reading can be
-        # surer of its characters than the beam's. A half turn the greedy reading won also
-        # stands where the beam's reading is still surer than upright (at PLAIN_TURN): upside
-        # down, mixed lines read 0.9 greedy and 0.85 with the beam (60 held-out mixed lines
-        # upside down 31.39 -> 27.75% CER, Latin 49.73 -> 47.27%; no upright line turned).
+        # surer of its characters than the beam's (a half turn: `orient.half_turn_holds`).
         again = self._read_crops(best_crops, beam)
         if orient.wins(again, upright, best % 2 == 1, single_line) or (
-            best == 2 and again.chars >= orient.PLAIN_TURN and orient.gain(again, upright) > 0
+            best == 2 and orient.half_turn_holds(again, upright)
         ):
             return best, best_crops, again
         return 0, crops, upright
