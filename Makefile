@@ -6,7 +6,7 @@ HOST ?= 0.0.0.0
 PORT ?= 8000
 
 .PHONY: run test lint format audit bench load eval eval-lines robustness bench-lines train-lenet5 \
-	train-pairs train-chains train-crnn lm docker-up docker-down clean
+	train-pairs train-chains train-crnn train-direction lm docker-up docker-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,10 +74,10 @@ train-chains: $(VENV)/.dev-deps
 	$(BIN)/python -m training.chains --rows 60000 --epochs 5 --seed 11 --out models/ \
 		--checkpoint runs/chains/last.pt
 
-# Six stages on 2 CPU cores (about 6.6 h in all); needs the Debian fonts named by the script.
 lm: $(VENV)/.dev-deps  ## count the character n-gram model of /lines beam search
 	$(BIN)/python -m training.lines.lm --out models/
 
+# Eight stages on 2 CPU cores (about 7.6 h in all); needs the Debian fonts named by the script.
 train-crnn: $(VENV)/.dev-deps
 	$(BIN)/python -m training.crnn --lines 20000 --epochs 3 --hidden 128 --channels 128 \
 		--eval-lines 200 --checkpoint runs/crnn_slim/last.pt --out runs/crnn_slim/
@@ -102,6 +102,11 @@ train-crnn: $(VENV)/.dev-deps
 	$(BIN)/python -m training.crnn --lines 120000 --seed 8 --epochs 1 --lr 3e-4 --fonts extended \
 		--faults 0.3 --ruled 0.25 --hidden 128 --channels 128 --init runs/crnn_stage7/last.pt \
 		--checkpoint runs/crnn_stage8/last.pt --eval-lines 300 --save-every 200 --out models/
+
+# The direction classifier of /lines, on the last CRNN stage's lines (cached by train-crnn).
+train-direction: $(VENV)/.dev-deps
+	$(BIN)/python -m training.direction --lines 120000 --seed 8 --fonts extended --faults 0.3 \
+		--ruled 0.25 --epochs 3 --checkpoint runs/direction/last.pt --out models/
 
 docker-up:
 	docker compose up -d --build --wait

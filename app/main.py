@@ -20,6 +20,8 @@ from app.core.logs import configure_logging
 from app.core.security import install_access_control
 from app.digits.reader import REQUIRED_METADATA as DIGIT_METADATA
 from app.digits.reader import DigitReader
+from app.lines.direction import REQUIRED_METADATA as DIRECTION_METADATA
+from app.lines.direction import LineDirection
 from app.lines.lm import CharNgramLM
 from app.lines.reader import REQUIRED_METADATA as LINE_METADATA
 from app.lines.reader import LineReader
@@ -50,13 +52,21 @@ def load_models(app: FastAPI, settings: Settings) -> None:
     )
     crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
     lm = CharNgramLM(settings.lines_lm) if settings.lines_lm else None
+    direction = (
+        OnnxModel(settings.lines_direction_model, options, DIRECTION_METADATA)
+        if settings.lines_direction_model
+        else None
+    )
     app.state.line_reader = LineReader(
         crnn,
         max_lines=settings.max_lines,
         lm=lm,
         lm_weights={"chinese": settings.lm_weight_chinese, "latin": settings.lm_weight_latin},
+        direction=LineDirection(direction) if direction is not None else None,
     )
     app.state.models = {"digits": lenet, "lines": crnn}
+    if direction is not None:
+        app.state.models["lines_direction"] = direction
     if pairs is not None:
         app.state.models["digit_pairs"] = pairs
     if chains is not None:

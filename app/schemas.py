@@ -50,7 +50,8 @@ class HealthResponse(BaseModel):
     status: str = Field(examples=["ok"])
     models: dict[str, ModelInfo] = Field(
         description="Loaded models by role: digits, digit_pairs (touching pairs), "
-        "digit_chains (touching runs), lines, lines_lm (language model of /lines beam search)."
+        "digit_chains (touching runs), lines, lines_direction (upright or upside down), "
+        "lines_lm (language model of /lines beam search)."
     )
 
 

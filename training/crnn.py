@@ -27,7 +27,7 @@ from tqdm import tqdm
 from app.lines.charset import build_charset
 from app.lines.ctc import greedy_decode, log_softmax
 from app.lines.preprocess import frame_count, normalize_line, to_batch
-from training.onnx_utils import add_metadata
+from training.onnx_utils import export_lines_model
 
 MEAN, STD = 0.1, 0.3  # of normalised line ink; stored in the ONNX metadata
 STRIDE = 4  # input columns per output frame
@@ -149,6 +149,28 @@ def build_cache(
     return build_cache(path, count, seed, split, height, ctx, workers)  # as later runs see it
 
 
+def held_out_sets(
+    cache: Path, count: int, height: int, contexts: dict[str, dict], workers: int
+) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+    """Every held-out set's `count` lines (each context but 'train'), rendered once (seed
+    7919) and cached."""
+    return {
+        name: build_cache(
+            cache / f"{name}-{count}-{height}.npz", count, 7919, name, height, ctx, workers
+        )
+        for name, ctx in contexts.items()
+        if name != "train"
+    }
+
+
+def cache_tag(fonts: str, faults: float, ruled: float) -> str:
+    """What tells a training cache's lines apart besides count, height and seed: the fonts,
+    the shares photographed worse and written on ruled paper."""
+    tag = "" if fonts == "base" else f"-{fonts}"
+    tag += f"-faults{faults:g}" if faults else ""
+    return tag + (f"-ruled{ruled:g}" if ruled else "")
+
+
 def encode(texts: list[str], index: dict[str, int]) -> tuple[torch.Tensor, torch.Tensor]:
     targets = [index[c] for t in texts for c in t]
     return torch.tensor(targets, dtype=torch.long), torch.tensor([len(t) for t in texts])
@@ -233,30 +255,8 @@ def export_onnx(
     model: CRNN, path: Path, charset: list[str], height: int, extra: dict[str, object]
 ) -> None:
     """ONNX with dynamic batch and width; charset, height and normalisation in the metadata."""
-    model = model.cpu().eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, 1, height, 128),),
-        str(path),
-        dynamo=False,
-        input_names=["input"],
-        output_names=["logits"],
-        opset_version=17,
-        dynamic_axes={"input": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "frames"}},
-    )
-    add_metadata(
-        path,
-        {
-            "name": "crnn",
-            "charset": charset,
-            "height": height,
-            "mean": MEAN,
-            "std": STD,
-            "stride": STRIDE,
-            **extra,
-        },
-    )
+    metadata = {"name": "crnn", "charset": charset, "height": height, "mean": MEAN, "std": STD}
+    export_lines_model(model, path, height, metadata | {"stride": STRIDE, **extra})
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -321,10 +321,7 @@ def main(
         from training.lines.sets import real_contexts
 
         contexts = real_contexts(args.sources, charset, extended=args.fonts == "extended")
-    # The cache's name tells apart what its lines were rendered with.
-    tag = "" if args.fonts == "base" else f"-{args.fonts}"
-    tag += f"-faults{args.faults:g}" if args.faults else ""
-    tag += f"-ruled{args.ruled:g}" if args.ruled else ""
+    tag = cache_tag(args.fonts, args.faults, args.ruled)
     train_data = build_cache(
         args.cache / f"train-{args.lines}-{args.height}-{args.seed}{tag}.npz",
         args.lines,
@@ -334,19 +331,7 @@ def main(
         contexts["train"] | {"faults": args.faults, "ruled": args.ruled},
         args.workers,
     )
-    held_out = {
-        name: build_cache(
-            args.cache / f"{name}-{args.eval_lines}-{args.height}.npz",
-            args.eval_lines,
-            7919,
-            name,
-            args.height,
-            ctx,
-            args.workers,
-        )
-        for name, ctx in contexts.items()
-        if name != "train"
-    }
+    held_out = held_out_sets(args.cache, args.eval_lines, args.height, contexts, args.workers)
     model = CRNN(len(charset), args.height, args.hidden, args.channels).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     start, history, wall = 1, [], 0.0

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         "empty: /digits reads such blobs only by cutting them.",
     )
     lines_model: Path = Field(MODELS_DIR / "crnn.onnx", description="Path of the CRNN ONNX model.")
+    lines_direction_model: Annotated[Path | None, BeforeValidator(_empty_is_none)] = Field(
+        MODELS_DIR / "line_direction.onnx",
+        description="Path of the line direction classifier (upright or upside down); "
+        "empty: /lines tells an upside-down page by how surely it reads either way only.",
+    )
     lines_lm: Annotated[Path | None, BeforeValidator(_empty_is_none)] = Field(
         MODELS_DIR / "lm.npz",
         description="Character bigram model (Chinese, Latin) fused into /lines beam search; "

@@ -4,12 +4,14 @@ import itertools
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
 from app.lines import orient
 from app.lines.ctc import DecodedChar, align, beam_search, greedy_decode, log_softmax
+from app.lines.direction import LineDirection
 from app.lines.lm import CharNgramLM
 from app.lines.preprocess import fit_line, frame_count, to_batch
 from app.lines.segment import LineBox, LineCrop, find_lines
@@ -54,8 +56,10 @@ class LineReader:
         max_width: int = 4096,
         lm: CharNgramLM | None = None,
         lm_weights: dict[str, float] | None = None,
+        direction: LineDirection | None = None,
     ) -> None:
         self.model = model
+        self.direction = direction
         self.charset: list[str] = list(model.meta_json("charset"))  # type: ignore[arg-type]
         self.height = int(model.metadata["height"])
         self.mean = float(model.metadata["mean"])
@@ -94,7 +98,7 @@ class LineReader:
         page = paper_only(smooth_blocks(gray))
         crops = self._crops(page, single_line)
         turns, crops, reading = self._turn(
-            page, crops, self._read_crops(crops, beam), single_line, beam
+            page, crops, self._read_crops(crops, beam, judge=True), single_line, beam
         )
         confidences = _confidences(reading)
         if orient.looks_unsure(confidences) or _reads_little(confidences, crops):
@@ -143,7 +147,8 @@ class LineReader:
         # A page read as a character or two, unsurely (a page on its side: its lines
         # crossed), is looked at every way round.
         little = _reads_little(confidences, crops)
-        if not (orient.looks_unsure(confidences) or tall or little):
+        upside = orient.looks_upside_down(upright)
+        if not (orient.looks_unsure(confidences) or tall or little or upside):
             return 0, crops, upright
         sideways = orient.looks_sideways(len(found), len(confidences), tall) or little
         best, best_crops, best_reading = 0, crops, upright
@@ -160,8 +165,10 @@ class LineReader:
                 turned = self._read_crops(turned_crops, 0)
             except TooManyCharacters:
                 continue  # turned, a long line is a column of many: this way up it is not
+            # Judged by the direction model, a half turn need not read surer than upright.
+            judged = k == 2 and upright.upside is not None
             if orient.wins(turned, upright, k % 2 == 1, single_line) and (
-                turned.chars > best_reading.chars
+                judged or turned.chars > best_reading.chars
             ):
                 best, best_crops, best_reading = k, turned_crops, turned
         if best == 0 or beam <= 1:
@@ -201,8 +208,9 @@ class LineReader:
             )
         return crops
 
-    def _read_crops(self, crops: list[LineCrop], beam: int) -> orient.Reading:
-        """The lines read from their crops, and how surely (`orient.Reading`)."""
+    def _read_crops(self, crops: list[LineCrop], beam: int, judge: bool = False) -> orient.Reading:
+        """The lines read from their crops, and how surely (`orient.Reading`); `judge`: also
+        which way up they look (`LineDirection`), where a direction model is loaded."""
         fitted = [fit_line(c.gray, self.height) for c in crops]
         for line, _, _ in fitted:
             if line.shape[1] > self.max_width:
@@ -241,7 +249,26 @@ class LineReader:
             lines=len(result),
             found=result,
             lm=lm_sum / followers if followers else 0.0,
+            upside=self._upside([line for line, _, _ in fitted]) if judge else None,
         )
+
+    def _upside(self, lines: list[np.ndarray]) -> float | None:
+        """The direction model's log-odds that these normalised lines are upside down (None:
+        no model loaded)."""
+        if self.direction is None:
+            return None
+        if self.direction.height != self.height:
+            lines = [
+                cv2.resize(
+                    line,
+                    (
+                        max(1, round(line.shape[1] * self.direction.height / self.height)),
+                        self.direction.height,
+                    ),
+                )
+                for line in lines
+            ]
+        return self.direction.upside_down(lines)
 
     def _lm_sum(self, classes: list[int]) -> float:
         """The language model's log-ratios of a line's characters, each after those before."""
