@@ -4,11 +4,10 @@ import itertools
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from app.core.engine import OnnxModel
-from app.core.errors import TooManyCharacters
+from app.core.errors import ModelLoadError, TooManyCharacters
 from app.lines import orient
 from app.lines.ctc import DecodedChar, align, beam_search, greedy_decode, log_softmax
 from app.lines.direction import LineDirection
@@ -67,6 +66,11 @@ class LineReader:
         self.stride = int(model.metadata["stride"])
         self.max_lines = max_lines
         self.max_width = max_width
+        if direction is not None and direction.height != self.height:
+            raise ModelLoadError(
+                f"the direction model reads lines {direction.height} px high, "
+                f"the line model {self.height}: they must match"
+            )
         weights = {k: w for k, w in (lm_weights or {}).items() if w > 0}
         self.lm_score = lm.scorer(self.charset, weights) if lm and weights else None
 
@@ -257,17 +261,6 @@ class LineReader:
         no model loaded)."""
         if self.direction is None:
             return None
-        if self.direction.height != self.height:
-            lines = [
-                cv2.resize(
-                    line,
-                    (
-                        max(1, round(line.shape[1] * self.direction.height / self.height)),
-                        self.direction.height,
-                    ),
-                )
-                for line in lines
-            ]
         return self.direction.upside_down(lines)
 
     def _lm_sum(self, classes: list[int]) -> float:

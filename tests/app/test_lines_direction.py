@@ -63,6 +63,16 @@ def test_a_model_that_labels_otherwise_is_refused_at_load() -> None:
         LineDirection(FrameModel(labels=["upside_down", "upright"]))  # type: ignore[arg-type]
 
 
+def test_a_direction_model_of_another_line_height_is_refused_at_load() -> None:
+    from app.lines.reader import LineReader
+    from tests.app.test_lines_reader import RecordingModel
+
+    model = FrameModel()
+    model.metadata["height"] = "48"
+    with pytest.raises(ModelLoadError, match="must match"):
+        LineReader(RecordingModel(["", "a"]), direction=LineDirection(model))  # type: ignore[arg-type]
+
+
 def reading(
     chars: float, upside: float | None = None, count: int = 8, lm: float = 0.0
 ) -> orient.Reading:
