@@ -86,12 +86,18 @@ SURE_QUARTER_TURN = 0.6
 # UPSIDE_DOWN log-odds or more the page is looked at turned however surely it reads. Tuned on
 # held-out lines of the four sets (seed 3027, 30 each, plain and eleven ways photographed
 # worse, read upright and upside down), checked on seed 4027: of 1,440 upside down 664 ->
-# 1,190 turned back, of the same 1,440 upright 0 -> 5 turned (none plain). At 0.03 and 0.1,
-# 1,209 and 10; without DIRECTED_TURN, a page read as nonsense both ways (under strong
-# vignetting, before its second look) was turned: 60 mixed lines 11.67 -> 16.94% CER.
+# 1,185 turned back, of the same 1,440 upright 0 -> 4 turned (none plain; DIRECTED_FRAMES
+# below included). At 0.03 and 0.1 (without it), 1,209 and 10; without DIRECTED_TURN, a
+# page read as nonsense both ways (under strong vignetting, before its second look) was
+# turned: 60 mixed lines 11.67 -> 16.94% CER.
 DIRECTION_SHARE = 0.05
 DIRECTED_MARGIN = 0.2
 DIRECTED_TURN = 0.5
+# ... and its frames' mean log-probability (as for FRAME_MARGIN) at most this much below
+# upright's: Latin turned reads as sure digits, its frames less so. Seeds 3027 / 4027: of the
+# 1,440 upright lines 7 / 5 -> 4 / 4 turned, of the 1,440 upside down 1,206 / 1,190 -> 1,200 /
+# 1,185 turned back.
+DIRECTED_FRAMES = -0.05
 UPSIDE_DOWN = 2.0
 
 
@@ -183,10 +189,15 @@ def wins(turned: Reading, upright: Reading, quarter: bool, single_line: bool) ->
 def directed_turn(turned: Reading, upright: Reading) -> bool:
     """Whether a half turn wins on how much surer it reads than upright and the direction
     model's verdict together (DIRECTION_SHARE, DIRECTED_MARGIN), where it reads at all
-    (DIRECTED_TURN)."""
+    (DIRECTED_TURN) and its frames read nearly as surely (DIRECTED_FRAMES)."""
     margin = 0.0 if flush_right(upright) else DIRECTED_MARGIN
     evidence = gain(turned, upright) + DIRECTION_SHARE * (upright.upside or 0.0)
-    return turned.count > 0 and turned.chars >= DIRECTED_TURN and evidence > margin
+    return (
+        turned.count > 0
+        and turned.chars >= DIRECTED_TURN
+        and turned.frames >= upright.frames + DIRECTED_FRAMES
+        and evidence > margin
+    )
 
 
 def half_turn_holds(again: Reading, upright: Reading) -> bool:

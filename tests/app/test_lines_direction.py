@@ -74,11 +74,11 @@ def test_a_direction_model_of_another_line_height_is_refused_at_load() -> None:
 
 
 def reading(
-    chars: float, upside: float | None = None, count: int = 8, lm: float = 0.0
+    chars: float, upside: float | None = None, count: int = 8, frames: float = -0.05
 ) -> orient.Reading:
     box = SimpleNamespace(x=10, width=500, height=30)
     found = [SimpleNamespace(box=box, characters=[None] * count)]
-    return orient.Reading(chars=chars, frames=-0.05, lines=1, found=found, lm=lm, upside=upside)
+    return orient.Reading(chars=chars, frames=frames, lines=1, found=found, upside=upside)
 
 
 def test_a_judged_half_turn_weighs_surety_and_the_direction_model_together() -> None:
@@ -99,6 +99,11 @@ def test_a_judged_half_turn_weighs_surety_and_the_direction_model_together() -> 
     assert orient.wins(reading(floor), reading(0.2, sure), quarter=False, single_line=False)
     assert not orient.wins(reading(floor - 0.01), reading(0.2, sure), False, False)
     assert not orient.wins(reading(0.9, count=0), reading(0.7, sure), False, False)
+    # Nor where its frames read clearly less surely than upright's (Latin turned reads as
+    # sure digits, its frames less so).
+    below = -0.05 + orient.DIRECTED_FRAMES
+    assert orient.wins(reading(0.9, frames=below), reading(0.5, sure), False, False)
+    assert not orient.wins(reading(0.9, frames=below - 0.01), reading(0.5, sure), False, False)
     # A page read as nothing upright is no measure for a character or two turned (under
     # glare, read as one blob), though a word's few characters may turn.
     assert not orient.wins(reading(0.9, count=1), reading(0.0, sure, count=0), False, False)
