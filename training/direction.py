@@ -187,8 +187,8 @@ def main(
         args.workers,
     )
     held_out = {
-        name: lines
-        for name, (lines, _) in held_out_sets(
+        name: held
+        for name, (held, _) in held_out_sets(
             args.cache, args.eval_lines, HEIGHT, contexts, args.workers
         ).items()
     }
