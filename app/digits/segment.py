@@ -510,7 +510,8 @@ def digit_ink(gray: np.ndarray) -> InkMap:
     keeping its edges (`ink_map`'s `sharp_light`): each digit is brought to full contrast
     on its own afterwards, while the line model reads the strength map as it was trained."""
     return remove_rules(
-        ink_map(gray, faint=FAINT_INK, grid=True, sharp_light=True), ruling=FAINT_INK
+        ink_map(gray, faint=FAINT_INK, grid=True, sharp_light=True, shade_bands=True),
+        ruling=FAINT_INK,
     )
 
 

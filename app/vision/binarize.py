@@ -59,12 +59,31 @@ MIN_MARK_AREA = 12
 # least WASH_WHITE and WASH_BRIGHTER levels above the page's median paper, holds ink of less
 # than WASHED of the page's typical contrast (its 90th percentile), but at least WASH_FLOOR
 # levels (below that: the paper's noise), the ink's contrast is brought back to the typical,
-# by up to MAX_WASH_GAIN times.
-WASH_WHITE = 245.0
+# by up to MAX_WASH_GAIN times. (WASH_WHITE 245 missed glare on photographed paper of 200-215,
+# whose glare peaks at 235-245: robustness rows sheets under glare 65.5 -> 77.5% at 230.)
+WASH_WHITE = 230.0
 WASH_BRIGHTER = 10.0
 WASHED = 0.5
 WASH_FLOOR = 16.0
 MAX_WASH_GAIN = 6.0
+# The paper's level at the pen's scale: a closing STROKE_CLOSING pen widths across. Washed ink
+# is stretched from it (from the light's low-resolution level, the glare's steep rim was
+# stretched as well and read as digits; 2.5 and 4 pen widths measured alike).
+STROKE_CLOSING = 3.0
+# On digit pages, a shade: paper SHADE_BAND levels or more darker than the page's, over more
+# than SHADE_CLOSING pen widths both ways (a band too narrow for the light's level) and
+# SHADE_LENGTH pen widths long one way (a smudge inside a digit is no shadow), and not within
+# SHADE_CLOSING pen widths of a level within SHADE_ABOVE_INK of the ink's (a bold digit's
+# filled loop is ink, and the closing rounds it off in levels between), is lifted to the
+# paper's level. The ink's level: the page's darkest INK_SHARE.
+SHADE_CLOSING = 2.0
+SHADE_BAND = 24
+SHADE_ABOVE_INK = 0.15
+SHADE_LENGTH = 6.0
+INK_SHARE = 0.01
+# The pen's width is measured on the ink's dark cores: within PEN_CORE of the page's contrast
+# above the ink's level.
+PEN_CORE = 0.5
 
 
 @dataclass(frozen=True)
@@ -200,6 +219,22 @@ def stroke_width(gray: np.ndarray) -> float | None:
     return float(np.median(runs)) if runs.size >= MIN_STROKE_RUNS else None
 
 
+def pen_width(gray: np.ndarray) -> float | None:
+    """The pen's width in pixels, as most of the ink sees it: twice the 90th percentile of
+    the distance to the paper over the ink's dark cores (within PEN_CORE of the page's
+    contrast above its darkest 1%: a shade's band is paper, only darker, and stays out);
+    None where there is too little ink. The median run (`stroke_width`) is a count of runs,
+    which a dotted paper's dots or a photo's specks outnumber, 1 px each; by the ink's own
+    pixels, strokes outweigh them."""
+    hist = grey_hist(gray)
+    ink, paper = level_of_hist(hist, INK_SHARE), level_of_hist(hist, 0.5)
+    mask = (gray <= ink + PEN_CORE * (paper - ink)).view(np.uint8)
+    if paper - ink < MIN_CONTRAST or cv2.countNonZero(mask) < MIN_STROKE_RUNS:
+        return None
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    return 2.0 * float(np.percentile(dist[mask > 0], 90))
+
+
 def _run_lengths(mask: np.ndarray) -> np.ndarray:
     """Lengths of the runs of 1s along the rows of an H x W 0/1 uint8 mask."""
     steps = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
@@ -306,6 +341,53 @@ def _small_levels(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None
     return cv2.dilate(small, kernel), cv2.erode(darkest, kernel), k
 
 
+def _stroke_paper(
+    flat: np.ndarray, stroke: float | None, pens: float = STROKE_CLOSING
+) -> np.ndarray | None:
+    """The paper's level at the pen's scale (`stroke`: its width, where known): a closing
+    `pens` pen widths across (a square: as good as a disc here, and ten times cheaper)."""
+    if stroke is None:
+        return None
+    k = max(3, math.ceil(pens * stroke) | 1)
+    return cv2.morphologyEx(flat, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+
+
+def _without_shade_bands(flat: np.ndarray, stroke: float | None) -> np.ndarray:
+    """`flat` with paper darker than its surround over more than a few strokes' width (a
+    shadow's band too narrow for the light's low-resolution level) lifted to the paper's
+    level (`stroke`: the pen's width, where known); `flat` itself where there is none."""
+    level = _stroke_paper(flat, stroke, SHADE_CLOSING)
+    if level is None:
+        return flat
+    hist = grey_hist(flat)
+    # The ink's level: its darkest share (a shade can outweigh the ink on the dark side of
+    # Otsu's split); the paper's: the page's median.
+    ink, paper = level_of_hist(hist, INK_SHARE), level_of_hist(hist, 0.5)
+    if paper - int(level.min()) < SHADE_BAND:
+        return flat
+    # A blob of ink (a filled loop) is as dark as the ink, and so is the level beside it
+    # (the closing's square rounds it off in levels between); a shade is paper, only darker.
+    k = max(3, math.ceil(SHADE_CLOSING * (stroke or 1.0)) | 1)
+    square = np.ones((k, k), np.uint8)
+    inky = (level <= ink + SHADE_ABOVE_INK * (paper - ink)).view(np.uint8)
+    shade = (level <= paper - SHADE_BAND / 2) & (cv2.dilate(inky, square) == 0)
+    # Only where it is wide both ways: a stroke's soft edge, where the pen's width was taken
+    # too small (a page of specks or dots), is no shade.
+    shade = cv2.morphologyEx(shade.view(np.uint8), cv2.MORPH_OPEN, square)
+    if not shade.any():
+        return flat
+    # ... and long: a shadow reaches across much of the page, a smudge inside a digit is small.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(shade, connectivity=8)
+    sides = stats[1:, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]].max(axis=1)
+    long = np.flatnonzero(sides >= SHADE_LENGTH * (stroke or 1.0)) + 1
+    if long.size == 0:
+        return flat
+    shade = np.isin(labels, long) if long.size < n - 1 else shade.view(bool)
+    gain = np.ones(flat.shape, np.float32)
+    gain[shade] = paper / level[shade].astype(np.float32)
+    return np.clip(flat * gain, 0, 255).astype(np.uint8)
+
+
 def _long_faint_lines(flat: np.ndarray) -> np.ndarray:
     """H x W bool: pixels within a few of straight dark lines across much of the page (a
     fold's crease: stretched as washed ink, it grew too wide to be told from a stroke)."""
@@ -320,12 +402,16 @@ def _long_faint_lines(flat: np.ndarray) -> np.ndarray:
 
 
 def restore_washed_ink(
-    raw: np.ndarray, flat: np.ndarray, hist: np.ndarray | None = None
+    raw: np.ndarray,
+    flat: np.ndarray,
+    hist: np.ndarray | None = None,
+    stroke: float | None = None,
 ) -> np.ndarray:
     """`flat` (the page, light divided out) with ink washed out by glare brought back to the
     page's typical contrast (WASHED and the rest): glare is told by `raw`'s paper (the page
     as photographed; `hist`: its histogram, where known), the ink's contrast by `flat`'s,
-    where a vignette's or a shadow's gradient is gone. `flat` itself where there is none."""
+    where a vignette's or a shadow's gradient is gone. `flat` itself where there is none.
+    `stroke`: the pen's width in `flat`, where already measured."""
     hist = grey_hist(raw) if hist is None else hist
     brightest = int(np.flatnonzero(hist)[-1]) if hist.any() else 0
     if brightest < WASH_WHITE or brightest < level_of_hist(hist, 0.5) + WASH_BRIGHTER:
@@ -358,7 +444,9 @@ def restore_washed_ink(
     size = flat.shape[::-1]
     gain = cv2.resize(cv2.blur(gain, (k, k)), size, interpolation=cv2.INTER_LINEAR)
     gain[_long_faint_lines(flat)] = 1.0
-    level = cv2.resize(cv2.blur(paper, (k, k)), size, interpolation=cv2.INTER_LINEAR)
+    level = _stroke_paper(flat, stroke_width(flat) if stroke is None else stroke)
+    if level is None:
+        level = cv2.resize(cv2.blur(paper, (k, k)), size, interpolation=cv2.INTER_LINEAR)
     out = level.astype(np.float32) - (level.astype(np.float32) - flat) * gain
     return np.clip(out, 0, 255).astype(np.uint8)
 
@@ -370,12 +458,15 @@ def ink_map(
     sharp_light: bool = False,
     dark_only: bool = False,
     sharp_side: float = SHARP_LOOK,
+    shade_bands: bool = False,
 ) -> InkMap:
     """Binarise a grayscale image of any polarity and lighting into an ink mask and strength.
     With `faint`, ink at least that strong joins the mask where it touches the mask's ink
     (hysteresis: `grow_faint_ink`); with `grid`, a squared paper's grid is painted out first
     (`remove_grid`); with `sharp_light`, uneven light is flattened keeping its edges
-    (`_paper_background`) and ink washed out by glare is brought back (`restore_washed_ink`);
+    (`_paper_background`) and ink washed out by glare is brought back (`restore_washed_ink`),
+    and with `shade_bands` too a shadow's band narrower than the light's level sees
+    (`_without_shade_bands`);
     with `dark_only`, the ink is taken to be darker than the paper (no `dark_ink`);
     `sharp_side`: see `flatten_illumination`."""
     hist = grey_hist(gray)
@@ -383,10 +474,27 @@ def ink_map(
     if dark is not gray:
         hist = hist[::-1]
     flat = flatten_illumination(dark, hist, sharp_light, sharp_side)
+    grid_left = grid
     if sharp_light:
-        flat = restore_washed_ink(dark, flat, hist)
-    ink = _binarise(flat, hist if flat is dark else None, faint, grid)
-    if ink is None and flat is dark:
+        even = flat is dark
+        stroke = None
+        if shade_bands:
+            if grid:
+                # The grid out first: its 1-px lines would pass for the pen.
+                flat, grid_left = remove_grid(flat), False
+            # The pen's width: measured once, where both steps below need it.
+            stroke = pen_width(cv2.medianBlur(flat, 3))
+        lit = restore_washed_ink(dark, flat, hist, stroke)
+        if shade_bands and lit is flat:
+            # Not under glare: ink brought back from it is paler than the page's darkest,
+            # and a bold digit's filled loop there passed for a shade.
+            lit = _without_shade_bands(lit, stroke)
+        even = even and lit is flat
+        flat = lit
+    else:
+        even = flat is dark
+    ink = _binarise(flat, hist if flat is dark else None, faint, grid_left)
+    if ink is None and even:
         # Faint writing on paper lit a little unevenly (less than UNEVEN_LIGHT): Otsu's split
         # may fall between the brighter and the darker paper, too close to tell apart as ink
         # and paper. With the shade lifted, the split is the ink's.

@@ -318,31 +318,91 @@ def test_a_sharp_shadow_over_part_of_the_page_keeps_its_edge(
     noise = np.random.default_rng(0).normal(0, 3, page.shape)
     body = encode(np.clip(shaded + noise, 0, 255).astype(np.uint8))
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
-    # The premise: with the light's edges smoothed over, the digits in the shadow are lost.
+    # The premise: with the light's edges smoothed over, the digits in the shadow are lost
+    # (the lift of shade bands at the pen's scale off as well: it catches this one too).
     monkeypatch.setattr(binarize, "CLOSING_KERNEL", 10**6)
+    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke: flat)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
 
 
-@pytest.mark.parametrize("wash", [0.7, 0.8])
-def test_ink_washed_out_by_glare_is_brought_back(
-    client: TestClient, t10k, monkeypatch, wash: float
-) -> None:
-    # A lamp's reflection over the middle of a photographed page (paper 215, the glare
-    # lifting everything `wash` of the way to white): the ink under it kept a fifth to a
-    # third of its contrast, and its digits were lost.
-    page, text = digit_page(t10k)
+def under_glare(page: np.ndarray, ink: float, paper: float, wash: float) -> bytes:
+    """`page` photographed (ink and paper at these levels) under a lamp's reflection over its
+    middle, lifting everything `wash` of the way to white, as a PNG."""
     h, w = page.shape
-    photo = 40.0 + (page.astype(np.float32) / 255.0) * 175.0
+    photo = ink + (page.astype(np.float32) / 255.0) * (paper - ink)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r2 = ((xx - 0.45 * w) / (0.3 * w)) ** 2 + ((yy - 0.5 * h) / (0.45 * h)) ** 2
-    glare = np.clip(1.6 * (1 - r2), 0, 1) ** 0.7
-    photo += (255.0 - photo) * wash * glare
+    photo += (255.0 - photo) * wash * np.clip(1.6 * (1 - r2), 0, 1) ** 0.7
     photo += np.random.default_rng(0).normal(0, 2, photo.shape)
-    body = encode(np.clip(photo, 0, 255).astype(np.uint8))
+    return encode(np.clip(photo, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("ink", "paper", "wash", "premise"),
+    [
+        # Paper 215, the glare lifting everything 70-80% of the way to white: the ink under it
+        # kept a fifth to a third of its contrast. The premise: left washed out, it is lost.
+        (40.0, 215.0, 0.7, ("restore_washed_ink", lambda raw, flat, hist, stroke: flat)),
+        (40.0, 215.0, 0.8, ("restore_washed_ink", lambda raw, flat, hist, stroke: flat)),
+        # Paper of 195-205, lifted 65% of the way: the glare peaks near 235, short of white.
+        # The premise: glare looked for only where the paper comes within 10 levels of white.
+        (30.0, 195.0, 0.65, ("WASH_WHITE", 245.0)),
+        (30.0, 205.0, 0.65, ("WASH_WHITE", 245.0)),
+    ],
+)
+def test_ink_washed_out_by_glare_is_brought_back(
+    client: TestClient, t10k, monkeypatch, ink: float, paper: float, wash: float, premise
+) -> None:
+    # A lamp's reflection over the middle of a photographed page: its digits were lost.
+    page, text = digit_page(t10k)
+    body = under_glare(page, ink, paper, wash)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
-    # The premise: left washed out, digits under the glare are lost.
-    monkeypatch.setattr(binarize, "restore_washed_ink", lambda raw, flat, hist=None: flat)
+    monkeypatch.setattr(binarize, *premise)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
+
+
+@pytest.mark.parametrize("seed", [15, 22])
+def test_a_glares_rim_is_not_stretched_as_washed_ink(
+    client: TestClient, t10k, monkeypatch, seed: int
+) -> None:
+    # The robustness bench's glare: its rim falls steeply, and where the washed ink was
+    # stretched from the light's low-resolution level the rim came out as a dark arc.
+    page, text = digit_page(t10k)
+    glared = robustness.variant("glare", seed)(cv2.cvtColor(page, cv2.COLOR_GRAY2BGR))
+    body = encode(glared)
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
+    # The premise: stretched from the low-resolution level, the rim reads as a digit.
+    monkeypatch.setattr(binarize, "_stroke_paper", lambda flat, stroke, pens=0.0: None)
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
+
+
+def test_a_shadows_narrow_band_across_a_row_is_lifted(
+    client: TestClient, t10k, monkeypatch
+) -> None:
+    # A shadow reaching in as a band across the lower half of the bottom row, 50% darker:
+    # narrower than the light's low-resolution level sees, it was left as a bar of ink.
+    page, text = digit_page(t10k)
+    shaded = in_shadow(page, [[0, 0.8], [0.7, 0.8], [0.7, 0.95], [0, 0.95]], 0.5, edge=1.5)
+    noise = np.random.default_rng(0).normal(0, 3, page.shape)
+    body = encode(np.clip(shaded + noise, 0, 255).astype(np.uint8))
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
+    # The premise: left, the band joins the digits in it into one blob.
+    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke: flat)
+    assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
+
+
+def test_a_filled_blob_of_ink_is_not_taken_for_shade() -> None:
+    # A bold digit's loop filled with ink is as wide as a shade band, but as dark as the ink.
+    flat = np.full((120, 200), 250, np.uint8)
+    for x in range(20, 180, 20):
+        cv2.line(flat, (x, 10), (x + 8, 50), 15, 3)
+    cv2.circle(flat, (60, 85), 14, 15, -1)
+    flat[70:100, 110:190] = 130  # a shade band
+    out = binarize._without_shade_bands(flat, binarize.stroke_width(flat))
+    assert out[85, 60] < 40  # the blob stays ink
+    assert out[75:95, 130:170].min() > 230  # the band is paper again
+    # Strokes keep their contrast with the paper.
+    assert out[30, 24] < 60 and out[60, 10] > 240
 
 
 def test_a_clean_page_and_one_lit_unevenly_without_glare_are_left_as_they_are(t10k) -> None:
@@ -386,7 +446,9 @@ def test_a_page_dark_at_its_rim_is_read_without_the_rim(
     # At 0.55 the corners themselves are all but black (5%): a sliver of them stays ink.
     assert binarize.border_ring(digit_ink(photo).mask).mean() < 0.1
     assert client.post("/digits", files={"file": ("p.png", encode(photo))}).json()["text"] == text
-    # The premise: with the edge repeated (the level held half a kernel in), the rim is ink.
+    # The premise: with the edge repeated (the level held half a kernel in), the rim is ink
+    # (the lift of shade bands at the pen's scale off as well: it takes most of it too).
+    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke: flat)
     monkeypatch.setattr(
         binarize,
         "_erode_on",
@@ -406,8 +468,10 @@ def test_a_shadows_narrow_reach_is_divided_out_at_the_pens_scale(
     shaded = in_shadow(page, [[0, 0.25], [0.07, 0.25], [0.07, 1], [0, 1]], 0.55, edge=1.2)
     body = encode(np.clip(shaded, 0, 255).astype(np.uint8))
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
-    # The premise: with the kernel left at a sixth of the page, the band is read.
+    # The premise: with the kernel left at a sixth of the page, the band is read (the lift
+    # of shade bands at the pen's scale off as well: it catches this one too).
     monkeypatch.setattr(binarize, "stroke_width", lambda gray: None)
+    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke: flat)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
 
 
