@@ -219,20 +219,26 @@ def stroke_width(gray: np.ndarray) -> float | None:
     return float(np.median(runs)) if runs.size >= MIN_STROKE_RUNS else None
 
 
-def pen_width(gray: np.ndarray) -> float | None:
+def page_levels(hist: np.ndarray) -> tuple[int, int]:
+    """(ink, paper) levels of a page of dark ink: its darkest INK_SHARE (a shade can outweigh
+    the ink on the dark side of Otsu's split) and its median."""
+    return level_of_hist(hist, INK_SHARE), level_of_hist(hist, 0.5)
+
+
+def pen_width(gray: np.ndarray, levels: tuple[int, int] | None = None) -> float | None:
     """The pen's width in pixels, as most of the ink sees it: twice the 90th percentile of
     the distance to the paper over the ink's dark cores (within PEN_CORE of the page's
-    contrast above its darkest 1%: a shade's band is paper, only darker, and stays out);
-    None where there is too little ink. The median run (`stroke_width`) is a count of runs,
-    which a dotted paper's dots or a photo's specks outnumber, 1 px each; by the ink's own
-    pixels, strokes outweigh them."""
-    hist = grey_hist(gray)
-    ink, paper = level_of_hist(hist, INK_SHARE), level_of_hist(hist, 0.5)
+    contrast above the ink's level: a shade's band is paper, only darker, and stays out;
+    `levels`: `page_levels`, where known); None where there is too little ink. The median
+    run (`stroke_width`) is a count of runs, which a dotted paper's dots or a photo's specks
+    outnumber, 1 px each; by the ink's own pixels, strokes outweigh them."""
+    ink, paper = page_levels(grey_hist(gray)) if levels is None else levels
     mask = (gray <= ink + PEN_CORE * (paper - ink)).view(np.uint8)
     if paper - ink < MIN_CONTRAST or cv2.countNonZero(mask) < MIN_STROKE_RUNS:
         return None
-    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    return 2.0 * float(np.percentile(dist[mask > 0], 90))
+    inside = cv2.distanceTransform(mask, cv2.DIST_L2, 3)[mask > 0]
+    k = int(0.9 * (inside.size - 1))
+    return 2.0 * float(np.partition(inside, k)[k])  # the 90th percentile, in linear time
 
 
 def _run_lengths(mask: np.ndarray) -> np.ndarray:
@@ -352,25 +358,31 @@ def _stroke_paper(
     return cv2.morphologyEx(flat, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
 
 
-def _without_shade_bands(flat: np.ndarray, stroke: float | None) -> np.ndarray:
+def _without_shade_bands(
+    flat: np.ndarray, stroke: float | None, levels: tuple[int, int] | None = None
+) -> np.ndarray:
     """`flat` with paper darker than its surround over more than a few strokes' width (a
     shadow's band too narrow for the light's low-resolution level) lifted to the paper's
-    level (`stroke`: the pen's width, where known); `flat` itself where there is none."""
+    level (`stroke`: the pen's width, where known; `levels`: `page_levels`, where known);
+    `flat` itself where there is none."""
     level = _stroke_paper(flat, stroke, SHADE_CLOSING)
     if level is None:
         return flat
-    hist = grey_hist(flat)
-    # The ink's level: its darkest share (a shade can outweigh the ink on the dark side of
-    # Otsu's split); the paper's: the page's median.
-    ink, paper = level_of_hist(hist, INK_SHARE), level_of_hist(hist, 0.5)
-    if paper - int(level.min()) < SHADE_BAND:
+    darkest = int(level.min())
+    if 255 - darkest < SHADE_BAND:  # no shade even below white: a clean scan stops here
+        return flat
+    ink, paper = page_levels(grey_hist(flat)) if levels is None else levels
+    if paper - darkest < SHADE_BAND:
         return flat
     # A blob of ink (a filled loop) is as dark as the ink, and so is the level beside it
     # (the closing's square rounds it off in levels between); a shade is paper, only darker.
+    inky = ink + SHADE_ABOVE_INK * (paper - ink)
+    if not cv2.countNonZero(cv2.inRange(level, math.floor(inky) + 1, paper - SHADE_BAND)):
+        return flat  # nothing but ink that dark (a bold digit): the usual clean page stops here
     k = max(3, math.ceil(SHADE_CLOSING * (stroke or 1.0)) | 1)
     square = np.ones((k, k), np.uint8)
-    inky = (level <= ink + SHADE_ABOVE_INK * (paper - ink)).view(np.uint8)
-    shade = (level <= paper - SHADE_BAND / 2) & (cv2.dilate(inky, square) == 0)
+    near_ink = cv2.dilate((level <= inky).view(np.uint8), square)
+    shade = (level <= paper - SHADE_BAND / 2) & (near_ink == 0)
     # Only where it is wide both ways: a stroke's soft edge, where the pen's width was taken
     # too small (a page of specks or dots), is no shade.
     shade = cv2.morphologyEx(shade.view(np.uint8), cv2.MORPH_OPEN, square)
@@ -478,17 +490,19 @@ def ink_map(
     if sharp_light:
         even = flat is dark
         stroke = None
+        levels = None
         if shade_bands:
             if grid:
                 # The grid out first: its 1-px lines would pass for the pen.
                 flat, grid_left = remove_grid(flat), False
+            levels = page_levels(hist if flat is dark else grey_hist(flat))
             # The pen's width: measured once, where both steps below need it.
-            stroke = pen_width(cv2.medianBlur(flat, 3))
+            stroke = pen_width(cv2.medianBlur(flat, 3), levels)
         lit = restore_washed_ink(dark, flat, hist, stroke)
         if shade_bands and lit is flat:
             # Not under glare: ink brought back from it is paler than the page's darkest,
             # and a bold digit's filled loop there passed for a shade.
-            lit = _without_shade_bands(lit, stroke)
+            lit = _without_shade_bands(lit, stroke, levels)
         even = even and lit is flat
         flat = lit
     else:

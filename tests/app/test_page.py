@@ -321,7 +321,7 @@ def test_a_sharp_shadow_over_part_of_the_page_keeps_its_edge(
     # The premise: with the light's edges smoothed over, the digits in the shadow are lost
     # (the lift of shade bands at the pen's scale off as well: it catches this one too).
     monkeypatch.setattr(binarize, "CLOSING_KERNEL", 10**6)
-    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke: flat)
+    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke, levels=None: flat)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
 
 
@@ -387,7 +387,7 @@ def test_a_shadows_narrow_band_across_a_row_is_lifted(
     body = encode(np.clip(shaded + noise, 0, 255).astype(np.uint8))
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] == text
     # The premise: left, the band joins the digits in it into one blob.
-    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke: flat)
+    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke, levels=None: flat)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
 
 
@@ -448,7 +448,7 @@ def test_a_page_dark_at_its_rim_is_read_without_the_rim(
     assert client.post("/digits", files={"file": ("p.png", encode(photo))}).json()["text"] == text
     # The premise: with the edge repeated (the level held half a kernel in), the rim is ink
     # (the lift of shade bands at the pen's scale off as well: it takes most of it too).
-    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke: flat)
+    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke, levels=None: flat)
     monkeypatch.setattr(
         binarize,
         "_erode_on",
@@ -471,7 +471,7 @@ def test_a_shadows_narrow_reach_is_divided_out_at_the_pens_scale(
     # The premise: with the kernel left at a sixth of the page, the band is read (the lift
     # of shade bands at the pen's scale off as well: it catches this one too).
     monkeypatch.setattr(binarize, "stroke_width", lambda gray: None)
-    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke: flat)
+    monkeypatch.setattr(binarize, "_without_shade_bands", lambda flat, stroke, levels=None: flat)
     assert client.post("/digits", files={"file": ("p.png", body)}).json()["text"] != text
 
 
