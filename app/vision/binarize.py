@@ -486,9 +486,9 @@ def ink_map(
     if dark is not gray:
         hist = hist[::-1]
     flat = flatten_illumination(dark, hist, sharp_light, sharp_side)
-    grid_left = grid
+    grid_left = grid  # whether `flat` still holds a grid that binarising should paint out
+    even = flat is dark
     if sharp_light:
-        even = flat is dark
         stroke = None
         levels = None
         if shade_bands:
@@ -505,8 +505,6 @@ def ink_map(
             lit = _without_shade_bands(lit, stroke, levels)
         even = even and lit is flat
         flat = lit
-    else:
-        even = flat is dark
     ink = _binarise(flat, hist if flat is dark else None, faint, grid_left)
     if ink is None and even:
         # Faint writing on paper lit a little unevenly (less than UNEVEN_LIGHT): Otsu's split
@@ -517,7 +515,7 @@ def ink_map(
         # Writing that is a tiny share of a large, slightly noisy page: Otsu's split falls
         # inside the paper's own noise, which outweighs it (one row of 28 px digits on a 4 MP
         # page with noise of sigma 3 read as nothing).
-        ink = _binarise(flat, None, faint, grid, minority=True)
+        ink = _binarise(flat, None, faint, grid_left, minority=True)
     return _blank(gray.shape) if ink is None else ink
 
 
