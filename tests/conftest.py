@@ -71,3 +71,29 @@ def sheet_accuracy(sheets: list, settings: Settings) -> float:
             for r, s in zip(answers, sheets, strict=True)
         )
     return right / len(sheets)
+
+
+def creased_sheet(t10k: tuple[np.ndarray, np.ndarray], index: int, seed: int) -> tuple[bytes, str]:
+    """`rows` sheet `index` of seed 5 (training.digit_sheets), folded as the robustness bench
+    folds a page (its crease drawn with `seed`), as a PNG, and its text."""
+    from bench.robustness import _crease
+    from training import digit_sheets
+
+    images, labels = t10k
+    sheet = digit_sheets.make_sheets(images, labels, "rows", index + 1, 5)[index]
+    return encode(_crease(sheet.image, np.random.default_rng(seed))), sheet.text
+
+
+def read_right_only_with_it(
+    client: TestClient, body: bytes, text: str, monkeypatch, *without: tuple[object, str, object]
+) -> None:
+    """The service reads `body` as `text`, and no longer with each (module, name, value) of
+    `without` set: the premise that what they turn off is what reads it right."""
+
+    def read() -> str:
+        return client.post("/digits", files={"file": ("p.png", body)}).json()["text"]
+
+    assert read() == text
+    for module, name, value in without:
+        monkeypatch.setattr(module, name, value)
+    assert read() != text

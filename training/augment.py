@@ -1,4 +1,5 @@
-"""Batch augmentation on 32 x 32 digits in torch: affine, elastic, stroke width, binarisation."""
+"""Batch augmentation on 32 x 32 digits in torch: affine, elastic, stroke width, binarisation,
+out-of-focus blur."""
 
 import math
 
@@ -70,3 +71,27 @@ def vary_strokes(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     hard = torch.rand(n, 1, 1, 1, generator=gen, device=dev) < 0.2
     level = 0.25 + 0.4 * torch.rand(n, 1, 1, 1, generator=gen, device=dev)
     return torch.where(hard, (x > level).float(), x)
+
+
+# Out-of-focus photos: a Gaussian blur of this many pixels of the 32 x 32 digit (a digit 20
+# px tall here; the service reads digits 24-72 px tall, blurred by up to ~2 px there).
+BLUR_SIGMAS = (0.6, 0.9, 1.2, 1.5)
+# The blur's faint skirt below this strength is cut, as the service's ink mask cuts it.
+BLUR_FLOOR = 0.1
+
+
+def blur(x: torch.Tensor, gen: torch.Generator, share: float) -> torch.Tensor:
+    """N x 1 x H x W in [0, 1] -> `share` of the digits blurred (sigma from BLUR_SIGMAS),
+    brought back to full strength, their faintest skirt cut."""
+    n = x.shape[0]
+    pick = torch.rand(n, generator=gen, device=x.device) < share
+    which = torch.randint(len(BLUR_SIGMAS), (n,), generator=gen, device=x.device)
+    out = x.clone()
+    for k, sigma in enumerate(BLUR_SIGMAS):
+        idx = torch.nonzero(pick & (which == k)).flatten()
+        if idx.numel() == 0:
+            continue
+        soft = _smooth(x[idx], sigma)
+        soft = soft / soft.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+        out[idx] = torch.where(soft < BLUR_FLOOR, torch.zeros_like(soft), soft)
+    return out

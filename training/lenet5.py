@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from app.digits.preprocess import INPUT_SIZE, normalize_digit
 from training import mnist, outliers, thin
-from training.augment import distort, vary_strokes
+from training.augment import blur, distort, vary_strokes
 from training.onnx_utils import add_metadata, sha256_file
 from training.pieces import load_or_build, segmenter_digest
 from training.teacher import DigitTeacher, load_teacher
@@ -220,6 +220,8 @@ def train(
             n_out = 0
         if args.augment:
             aug = vary_strokes(distort(xb, gen), gen).clamp(0, 1)
+            if args.blur_share > 0:
+                aug = blur(aug, gen, args.blur_share)
             # Re-fit each distorted digit exactly as the service will (20x20 box, centre of mass).
             xb = torch.from_numpy(normalize_batch(aug[:, 0].numpy())).unsqueeze(1)
         n = len(idx)
@@ -338,7 +340,7 @@ def save_plots(
 def write_card(out: Path, stem: str, info: dict[str, object]) -> None:
     """models/<stem>.md: data, command, figures, checksum."""
     err = float(info["test_error"])  # type: ignore[arg-type]
-    tuned = reproduce = pieces_note = base_wall = teacher_note = thin_note = ""
+    tuned = reproduce = pieces_note = base_wall = teacher_note = thin_note = blur_note = ""
     if info.get("init") and info.get("base_epochs") == "exported":
         tuned = f", fine-tuning the weights of `{info['init']}`"
         reproduce = f"# fine-tunes {info['init']}, an exported model (its weights loaded back)\n"
@@ -370,6 +372,13 @@ learns the pieces it is really handed."""
 {info["thin_share"]} of the training digits are drawn again with a thin pen before they are
 distorted (`training/thin.py`: the digit's centre line, found by Zhang-Suen thinning at twice
 its size, redrawn 1-2 px wide and softened), as a ballpoint or fineliner writes."""
+    if info.get("blur_share"):
+        blur_note = f"""
+
+{info["blur_share"]} of the training digits are blurred after their distortions, as an
+out-of-focus photo blurs them (`training/augment.py: blur`, Gaussian sigma 0.6-1.5 px of the
+32 x 32 digit, brought back to full strength, the faintest skirt cut as the service's ink
+mask cuts it)."""
     text = f"""# Model card: {stem}.onnx
 
 LeNet-5 ({info["variant"]} variant, feature-map width x{info["width"]}) reading one handwritten
@@ -405,7 +414,7 @@ prepares them. With `--outliers` > 0 each batch also holds non-digits the segmen
 produce (halves of digits, touching pairs) trained towards a flat output (outlier exposure),
 and some digits carry a sliver of a neighbour (label kept): the confidence then tells the
 service where to cut touching digits. Outlier share: {info.get("outliers", 0)}.{pieces_note}\
-{thin_note}{teacher_note}
+{thin_note}{blur_note}{teacher_note}
 
 ## Reproduce
 ```
@@ -538,6 +547,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         help="share of training digits drawn again with a thin pen (training/thin.py)",
     )
+    p.add_argument(
+        "--blur-share",
+        type=float,
+        default=0.0,
+        help="share of training digits blurred as an out-of-focus photo blurs them",
+    )
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--mnist-dir", type=Path, default=None, help="directory with the four idx files")
     p.add_argument("--out", type=Path, default=Path("models"))
@@ -652,6 +667,7 @@ def main(argv: list[str] | None = None) -> float:
         "test_errors": round(err * len(y_test)),
         "thin_share": args.thin_share,
         "thin_test_error": thin_err,
+        "blur_share": args.blur_share,
         **run_info(model, args, wall, path, "training.lenet5", argv),
     }
     (args.out / f"{args.name}.json").write_text(json.dumps({**info, "history": history}, indent=2))

@@ -62,11 +62,20 @@ SURE_WIDE = 0.9
 MARKS_PER_DIGIT = 4
 # A digit read less surely than this is read again from slightly re-posed copies.
 UNSURE = 0.6
+# LeNet-5 learnt to read marks that are no digit near-flat (outlier exposure): a whole blob
+# read no surer than this, touching the image's edge, is a mark the edge cut (a crease's or
+# a page's end) and is not read again, where the chain reader would read its stroke as a 1.
+NO_DIGIT = 0.2
 # Log-probability a chain reading's digit costs where no path of pieces reads that many
 # digits (-3 and -6 measured alike: such readings rarely win either way).
 UNPLACED_DIGIT = math.log(1e-3)
 PieceKey = tuple[int, tuple[int, int]]  # (segment index, (first cut, last cut))
 PiecePath = list[tuple[tuple[int, int], bool]]  # a segment's pieces, each flagged if a pair
+
+
+def _at_edge(box: Box, shape: tuple[int, ...]) -> bool:
+    """Whether the box touches the edge of an image of `shape` (H x W ...)."""
+    return box.x <= 0 or box.y <= 0 or box.right >= shape[1] or box.bottom >= shape[0]
 
 
 def is_pair_candidate(piece: Piece, segment: Segment) -> bool:
@@ -209,18 +218,19 @@ class DigitReader:
             segments = self._segments(ink)
         tilt = page_tilt([seg.box for seg in segments if not seg.small], ink.mask)
         if not needs_levelling(tilt):
-            return self._read_segments(segments)
+            return self._read_segments(segments, ink.mask.shape)
         paper = level_of_hist(grey_hist(gray), 0.5)  # paper dominates the page
         level, rot = turn(gray, tilt, border=paper)
         back = cv2.invertAffineTransform(rot)
-        found = self._read_segments(self._segments(digit_ink(level)))
+        found = self._read_segments(self._segments(digit_ink(level)), level.shape)
         return [replace(d, box=Box(*bounds_back(back, *d.box.corners, gray.shape))) for d in found]
 
     def _segments(self, ink: InkMap) -> list[Segment]:
         # Fragments of one digit are separate marks: room for a few per digit.
         return segment_digits(ink, max_blobs=MARKS_PER_DIGIT * self.max_digits)
 
-    def _read_segments(self, segments: list[Segment]) -> list[ReadDigit]:
+    def _read_segments(self, segments: list[Segment], shape: tuple[int, ...]) -> list[ReadDigit]:
+        """The digits of `segments` (found in an image of `shape`) in reading order."""
         probs = self._classify_pieces(segments)
         # A narrow blob read whole without confidence may be a touching pair: cut it too.
         unsure = {
@@ -239,11 +249,17 @@ class DigitReader:
         paths = [self._best_reading(n, seg, probs, pair_probs) for n, seg in enumerate(segments)]
         chains, uncut_readings = self._read_chains(segments, paths, probs, pair_probs)
         paths = [path for path, _ in paths]
+        cut_off = {
+            n
+            for n, seg in enumerate(segments)
+            if n not in chains and len(seg.cuts) <= 2 and _at_edge(seg.box, shape)
+            if probs[(n, (0, 1))].max() < NO_DIGIT
+        }
         # Second opinions only where they may matter: digits read unsurely.
         rereads = [
             (n, key)
             for n, path in enumerate(paths)
-            if n not in chains
+            if n not in chains and n not in cut_off
             for key, pair in path
             if not pair and probs[(n, key)].max() < UNSURE
         ]
@@ -276,6 +292,8 @@ class DigitReader:
         for n, (seg, path) in enumerate(zip(segments, paths, strict=True)):
             if n in chains:
                 out += chains[n]
+                continue
+            if n in cut_off:
                 continue
             for key, as_pair in path:
                 piece = seg.pieces[key]

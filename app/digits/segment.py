@@ -579,9 +579,9 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
         return []
     labels, boxes, areas, kept, ref_h = _marks(ink.mask)
     sizes = [(boxes[i].width, boxes[i].height) for i in kept]
-    if kept and folds.may_hold_long_lines(sizes, ref_h, ink.mask.shape):
+    if kept and folds.may_hold_long_lines(sizes, ref_h, ink.mask.shape, folds.JOINED):
         # A crease across the page joins the digits it touches: it goes first.
-        ink = folds.without_long_lines(ink, ref_h)
+        ink = folds.without_long_lines(ink, ref_h, remnants=True)
         labels, boxes, areas, kept, ref_h = _marks(ink.mask)
     # After the creases: a crease through a digit is as thin and straight as a margin line.
     kept = _without_margin_strokes(boxes, areas, kept, ref_h)

@@ -23,9 +23,18 @@ LONG = 4.0
 # and a stroke of writing that long does not run from one edge to the other.
 CROSSING = 2.5
 ACROSS = 0.9
+# A digit's mark this many writing heights long may be a stretch of a line (the whole mask is
+# looked at for one).
+JOINED = 2.0
 # Along a line, gaps up to this share of the writing height are bridged (a crease fades and
 # comes back).
 GAP = 0.1
+# A mark left with at least this share of its pixels on a line's band, and no more pixels
+# than a line this wide along its length, is the line's own (a stretch of crease a little
+# wider than elsewhere, no digit's stroke crossing it): it goes too. A pen's stroke along
+# the line is wider and stays.
+ON_LINE = 0.9
+LINE_WIDTH = 3.5
 _OPEN = np.ones((3, 3), np.uint8)
 
 
@@ -40,16 +49,21 @@ def _is_long(
 
 
 def may_hold_long_lines(
-    sizes: list[tuple[int, int]], height: float, image: tuple[int, int]
+    sizes: list[tuple[int, int]], height: float, image: tuple[int, int], joined: float = np.inf
 ) -> bool:
-    """Whether any component (width, height) is long (`_is_long`)."""
-    return any(_is_long(max(w, h), w, h, height, image) for w, h in sizes)
+    """Whether any component (width, height) is long (`_is_long`), or `joined` writing heights
+    long (JOINED, for digits: a faint crease breaks into stretches, each joined to a digit it
+    crosses; a line of writing's words are that long)."""
+    return any(
+        _is_long(max(w, h), w, h, height, image) or max(w, h) >= joined * height for w, h in sizes
+    )
 
 
-def long_lines(mask: np.ndarray, height: float) -> np.ndarray | None:
+def long_lines(mask: np.ndarray, height: float, remnants: bool = False) -> np.ndarray | None:
     """H x W bool: the mask's thin pixels (what a 3 x 3 opening takes away) on straight
     lines LONG writing heights (`height`) long or longer, or CROSSING long where they run
-    from edge to edge; None where none is found."""
+    from edge to edge (with `remnants`, and the marks left on them: `_with_line_remnants`);
+    None where none is found."""
     # Lines as long as the image's shorter side are looked for where that is shorter than
     # LONG heights; those that do not reach from edge to edge are left.
     length = min(LONG * height, max(CROSSING * height, ACROSS * min(mask.shape)))
@@ -66,21 +80,45 @@ def long_lines(mask: np.ndarray, height: float) -> np.ndarray | None:
     if found is None:
         return None
     band = np.zeros(mask.shape, np.uint8)
-    for x0, y0, x1, y1 in found.reshape(-1, 4):
-        across, down = abs(int(x1) - int(x0)), abs(int(y1) - int(y0))
-        if not _is_long(math.hypot(across, down), across, down, height, mask.shape):
+    reach = np.zeros(mask.shape, np.uint8)  # the lines drawn on to the image's edges
+    far = sum(mask.shape)
+    for x0, y0, x1, y1 in found.reshape(-1, 4).astype(float):
+        across, down = abs(x1 - x0), abs(y1 - y0)
+        length = math.hypot(across, down)
+        if not _is_long(length, across, down, height, mask.shape):
             continue  # short of LONG and not from edge to edge
         # 5 px: the line's own 1-3 px and the staircase of a slight tilt.
         cv2.line(band, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=5)
+        dx, dy = (x1 - x0) / length * far, (y1 - y0) / length * far
+        cv2.line(reach, (int(x0 - dx), int(y0 - dy)), (int(x1 + dx), int(y1 + dy)), 1, thickness=5)
     # Only what is thinner than a pen's stroke goes: a stroke crossing the line, or running
     # along it, keeps its pixels (taking out the whole band cut a 5 in two where a crease
     # ran along its back: of 40 creased rows sheets, 23 read wrong against 7 so).
     thin = mask & ~cv2.morphologyEx(mask, cv2.MORPH_OPEN, _OPEN)
     gone = (band & thin) > 0
-    return gone if gone.any() else None
+    if not gone.any():
+        return None
+    return _with_line_remnants(mask, reach, gone) if remnants else gone
 
 
-def without_long_lines(ink: InkMap, height: float) -> InkMap:
+def _with_line_remnants(mask: np.ndarray, band: np.ndarray, gone: np.ndarray) -> np.ndarray:
+    """`gone` and the marks left over that lie (ON_LINE) on the lines' band (H x W uint8,
+    drawn on to the image's edges): where a crease runs 3 px wide the opening keeps it, and a
+    stretch of it the line's ends fell short of, beyond the writing, stayed a "1"."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (mask & ~gone.view(np.uint8)), connectivity=8
+    )
+    if n <= 1:
+        return gone
+    on_band = np.bincount(labels[band > 0], minlength=n)
+    area = stats[:, cv2.CC_STAT_AREA]
+    length = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    remnant = (on_band >= ON_LINE * area) & (area <= LINE_WIDTH * length)
+    remnant[0] = False  # the background
+    return gone | remnant[labels] if remnant.any() else gone
+
+
+def without_long_lines(ink: InkMap, height: float, remnants: bool = False) -> InkMap:
     """The ink map without its long thin straight lines (`long_lines`)."""
-    gone = long_lines(ink.mask, height)
+    gone = long_lines(ink.mask, height, remnants)
     return ink if gone is None else without_pixels(ink, gone)

@@ -60,6 +60,9 @@ SHARP_EDGE = 0.6
 # The step is there along at least this share of the page's edge (ink crosses it here and
 # there).
 EDGE_STEP_SHARE = 0.5
+# Writing never runs over a page's edge: where strokes cross the edge at this many places
+# (ink just inside and just outside it), the edge is a shade's (a fold's, a shadow's).
+INK_CROSSINGS = 3
 # Pixels of the page's edge painted with the surround (at full size, at least): a photo's
 # edge is blurred over a few pixels, between the paper's level and the surround's.
 EDGE_FRINGE = 3
@@ -195,7 +198,8 @@ def _edge_is_a_step(
     """Whether the page's edge (its hull's sides that do not lie along the image's border) is
     a step along most of its length: paper just inside, surround just outside and still
     further out. Paper lit unevenly splits into a brighter and a darker part too, but with a
-    gentle slope between; a rule is a step, but thin, with paper beyond it. With `cut` (the
+    gentle slope between; a rule is a step, but thin, with paper beyond it; strokes of
+    writing cross a fold's or a shadow's edge (INK_CROSSINGS), never a page's. With `cut` (the
     page looked for nearer the surround's level), the step is judged against the paper's
     level just inside the edge, not the page's."""
     h, w = small.shape
@@ -235,7 +239,11 @@ def _edge_is_a_step(
         # between the paper there and the surround, and the paper there is past `cut`.
         need = np.maximum(SURROUND_CONTRAST, SHARP_EDGE * sign * (inner - surround))
         paper = sign * (inner - cut) > 0
-    step = sign * (inner - at(EDGE_BAND)) >= need
+    outer = at(EDGE_BAND)
+    crossing = (inner <= page.paper - SURROUND_CONTRAST) & (outer <= surround - SURROUND_CONTRAST)
+    if np.count_nonzero(crossing) >= INK_CROSSINGS:
+        return False
+    step = sign * (inner - outer) >= need
     beyond = sign * (inner - at(3 * EDGE_BAND)) >= need
     return float((paper & step & beyond).mean()) >= EDGE_STEP_SHARE
 

@@ -53,6 +53,14 @@ def test_a_turn_wins_only_surely_and_by_a_margin() -> None:
     alike_down = [(9, 0.99), (6, 0.99), (2, 0.95), (6, 0.99), (2, 0.9)]
     other = [(1, 0.3)] * 5
     assert orient.best_turn(_probs([alike_up, other, alike_down, other]), LABELS) == 0
+    # Two voters far surer upside down than upright: enough evidence (HALF_TURN_EVIDENCE).
+    two_up, two_down = [(7, 0.11), (4, 0.35)], [(4, 0.96), (7, 0.95)]
+    two_other = [(1, 0.3)] * 2
+    assert orient.best_turn(_probs([two_up, two_other, two_down, two_other]), LABELS) == 2
+    two_fair = [(7, 0.6), (4, 0.7)]  # read fairly upright: too little evidence
+    assert orient.best_turn(_probs([two_fair, two_other, two_down, two_other]), LABELS) == 0
+    one_up, one_down = [(7, 0.11), (0, 0.5)], [(4, 0.96), (0, 0.9)]  # one voter: none
+    assert orient.best_turn(_probs([one_up, two_other, one_down, two_other]), LABELS) == 0
     assert orient.reads_in_rows(2, 9) and not orient.reads_in_rows(2, 1)
     assert not orient.looks_unsure([0.99, 0.95, 0.97])
     assert not orient.looks_unsure([0.2, 0.3])  # too few digits to vote
@@ -74,6 +82,21 @@ def test_sheets_turned_a_quarter_or_half_turn_read_as_upright_ones(
     turned = [read_text(client, np.ascontiguousarray(np.rot90(s.image, k))) for s in sheets]
     right = [t == s.text for t, s in zip(turned, sheets, strict=True)]
     assert sum(right) >= sum(upright) - 1
+
+
+def test_upside_down_sheets_with_few_telling_digits_are_turned(
+    client: TestClient, t10k, monkeypatch
+) -> None:
+    # Mostly 0, 1, 5, 6, 8, 9 (alike upside down), or read upside down surely enough on
+    # average (0.9 and over) to be left unturned before HALF_TURN_EVIDENCE and UNSURE_PAGE 0.95.
+    images, labels = t10k
+    sheets = digit_sheets.make_sheets(images, labels, "rows", 63, 11)
+    picked = [sheets[i] for i in (7, 20, 27, 40, 43, 62)]
+    uploads = [np.ascontiguousarray(np.rot90(s.image, 2)) for s in picked]
+    assert all(read_text(client, u) == s.text for u, s in zip(uploads, picked, strict=True))
+    monkeypatch.setattr(orient, "HALF_TURN_EVIDENCE", float("inf"))  # the premise
+    monkeypatch.setattr(orient, "UNSURE_PAGE", 0.9)
+    assert not any(read_text(client, u) == s.text for u, s in zip(uploads, picked, strict=True))
 
 
 def test_digit_boxes_of_a_turned_sheet_are_the_upright_ones_turned(

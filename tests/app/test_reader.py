@@ -14,7 +14,7 @@ from app.digits.reader import digits_text, distinct_pieces
 from app.digits.segment import Box, Piece, Segment, digit_ink, segment_digits
 from app.lines.ctc import greedy_decode
 from app.vision.binarize import ink_map
-from tests.conftest import ASSETS, digit_row, encode
+from tests.conftest import ASSETS, creased_sheet, digit_row, encode, read_right_only_with_it
 from training import digit_sheets
 
 
@@ -345,3 +345,21 @@ def test_a_stroke_beside_its_digit_is_no_1_of_its_own(
     # The premise: left apart, the stroke is a digit of its own.
     monkeypatch.setattr(reader_module, "BESIDE_GAP", -1.0)
     assert len(read()) == len(sheet.text) + 1
+
+
+@pytest.mark.parametrize(("sheet", "seed"), [(6, 3), (8, 3)])
+def test_a_mark_the_image_edge_cuts_read_as_no_digit_is_left_out(
+    client, t10k, sheet: int, seed: int, monkeypatch
+) -> None:
+    # A crease's end, left from the edge of the image to the writing: LeNet-5 reads it as
+    # no digit, the chain reader as a 1 (a row "1" above or below the writing).
+    body, text = creased_sheet(t10k, sheet, seed)
+    read_right_only_with_it(client, body, text, monkeypatch, (reader_module, "NO_DIGIT", 0.0))
+
+
+def test_digits_cropped_tight_to_the_image_edge_are_read(client, t10k) -> None:
+    page, text = digit_row(t10k, [0, 1, 2, 3, 4, 5, 7], margin=0)
+    rows = np.nonzero((page < 128).any(axis=1))[0]
+    tight = cv2.resize(page[rows.min() : rows.max() + 1], None, fx=2, fy=2)
+    assert (tight[0] < 250).any() and (tight[:, 0] < 250).any() and (tight[:, -1] < 250).any()
+    assert client.post("/digits", files={"file": ("t.png", encode(tight))}).json()["text"] == text

@@ -10,7 +10,7 @@ import torch
 from app.core.engine import EngineOptions, OnnxModel
 from app.digits.reader import REQUIRED_METADATA, DigitReader
 from tests.conftest import ASSETS
-from training import lenet5
+from training import augment, lenet5
 from training.pieces import segmenter_digest
 from training.teacher import load_teacher
 
@@ -41,6 +41,8 @@ def smoke_run(tmp_path_factory) -> Path:
         str(out),
         "--thin-share",
         "0.5",
+        "--blur-share",
+        "0.3",
     ]
     lenet5.main(argv)
     return out
@@ -60,6 +62,24 @@ def test_training_writes_model_card_plots_and_checkpoint(smoke_run: Path) -> Non
     card = (smoke_run / "lenet5.md").read_text()
     assert "t10k error" in card and "python -m training.lenet5" in card
     assert "drawn again with a thin pen" in card and "t10k error, thin pen" in card
+    assert "out-of-focus photo" in card
+
+
+def test_blur_softens_the_share_of_digits_asked_and_keeps_their_strength(t10k) -> None:
+    images, _ = t10k
+    x = torch.from_numpy(lenet5.normalize_batch(images[:400] / 255.0)).unsqueeze(1)
+    gen = torch.Generator().manual_seed(0)
+    out = augment.blur(x, gen, 0.5)
+    changed = (out - x).abs().amax(dim=(1, 2, 3)) > 1e-6
+    assert 0.35 < changed.float().mean() < 0.65
+    soft = out[changed]
+    assert torch.allclose(soft.amax(dim=(1, 2, 3)), torch.ones(len(soft)))  # full strength
+    # Softened: more pixels between ink and paper; the faint skirt cut to paper.
+    mid = ((soft > 0.2) & (soft < 0.8)).float().mean()
+    assert mid > ((x[changed] > 0.2) & (x[changed] < 0.8)).float().mean()
+    assert not ((soft > 0) & (soft < augment.BLUR_FLOOR)).any()
+    assert torch.equal(out[~changed], x[~changed])
+    assert torch.equal(augment.blur(x, gen, 0.0), x)
 
 
 def test_fine_tuning_from_an_export_starts_from_the_exported_function(
