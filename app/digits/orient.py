@@ -17,7 +17,7 @@ from app.vision.turn import bounds_back, quarter_turns_back
 
 # Only a page whose digits are read this unsurely on average is looked at turned: an upright
 # page rarely is (eval sheets: 0-7% of them), a turned one nearly always (all of 60 measured).
-UNSURE_PAGE = 0.95
+UNSURE_PAGE = 0.9
 # ... and only where at least this many digits vote: one or two say too little.
 MIN_VOTERS = 3
 # Blobs longer than this either way (a 1, a dash, touching digits) do not vote.
