@@ -84,3 +84,12 @@ def test_a_mark_mostly_off_a_line_stays() -> None:
     assert gone[120:161, 150].all()  # the wide stretch lies on the line: it goes
     assert not gone[40:80, 100:140].any()  # the 0 stays
     assert mask[30, 163] and not gone[30, 163]  # the stroke leaving the line stays
+
+
+def test_a_faint_crease_broken_into_stretches_joined_to_digits_is_looked_for(
+    client: TestClient, t10k, monkeypatch
+) -> None:
+    # Each stretch of the faint line joined to a digit it crosses, no mark was LONG heights
+    # long: the line was not looked for; digits with their stretch read as others, or two as one.
+    body, text = creased_sheet(t10k, 35, 11)
+    read_right_only_with_it(client, body, text, monkeypatch, (folds, "JOINED", np.inf))
