@@ -351,6 +351,8 @@ def write_card(out: Path, stem: str, info: dict[str, object]) -> None:
             f"# fine-tunes {info['init']}, which the base run wrote "
             "(`make train-lenet5` runs every step)\n"
         )
+        if info.get("base_command"):
+            reproduce = f"python -m training.lenet5 {info['base_command']}\n" + reproduce
     if info.get("teacher"):
         teacher_note = f"""
 
@@ -603,6 +605,7 @@ def main(argv: list[str] | None = None) -> float:
             "base_epochs": state.get("epoch"),
             "base_wall_s": state.get("wall"),
             "base_taught": "--teacher" in str(state.get("command", "")),
+            "base_command": state.get("command"),
         }
     if args.resume and args.checkpoint.is_file():
         state = torch.load(args.checkpoint, weights_only=False)
