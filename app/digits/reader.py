@@ -218,28 +218,42 @@ class DigitReader:
             segments = self._segments(ink)
         tilt = page_tilt([seg.box for seg in segments if not seg.small], ink.mask)
         if not needs_levelling(tilt):
-            return self._read_segments(segments, ink.mask.shape)
+            return self._read_segments(segments, lambda box: _at_edge(box, gray.shape))
         paper = level_of_hist(grey_hist(gray), 0.5)  # paper dominates the page
         level, rot = turn(gray, tilt, border=paper)
         back = cv2.invertAffineTransform(rot)
-        found = self._read_segments(self._segments(digit_ink(level)), level.shape)
+
+        def at_edge(box: Box) -> bool:
+            # The upload's edge, not the levelled canvas's: its corners are paper put there.
+            return _at_edge(Box(*bounds_back(back, *box.corners, gray.shape)), gray.shape)
+
+        found = self._read_segments(self._segments(digit_ink(level)), at_edge)
         return [replace(d, box=Box(*bounds_back(back, *d.box.corners, gray.shape))) for d in found]
 
     def _segments(self, ink: InkMap) -> list[Segment]:
         # Fragments of one digit are separate marks: room for a few per digit.
         return segment_digits(ink, max_blobs=MARKS_PER_DIGIT * self.max_digits)
 
-    def _read_segments(self, segments: list[Segment], shape: tuple[int, ...]) -> list[ReadDigit]:
-        """The digits of `segments` (found in an image of `shape`) in reading order."""
+    def _read_segments(
+        self, segments: list[Segment], at_edge: Callable[[Box], bool]
+    ) -> list[ReadDigit]:
+        """The digits of `segments` in reading order; `at_edge`: whether a box touches the
+        upload's edge."""
         probs = self._classify_pieces(segments)
+        cut_off = {
+            n
+            for n, seg in enumerate(segments)
+            if len(seg.cuts) <= 2 and at_edge(seg.box) and probs[(n, (0, 1))].max() < NO_DIGIT
+        }
         # A narrow blob read whole without confidence may be a touching pair: cut it too.
         unsure = {
             n
             for n, seg in enumerate(segments)
             if seg.deferred is not None
+            and n not in cut_off
             and probs[(n, (0, 1))].max() < (SURE_WIDE if seg.wider_than_tall else SURE_WHOLE)
         }
-        unsure |= self._cut_anyway(segments, unsure)
+        unsure |= self._cut_anyway(segments, unsure | cut_off)
         if unsure:
             for n in unsure:
                 segments[n].expand()  # its pieces get new keys: none is reused
@@ -249,12 +263,6 @@ class DigitReader:
         paths = [self._best_reading(n, seg, probs, pair_probs) for n, seg in enumerate(segments)]
         chains, uncut_readings = self._read_chains(segments, paths, probs, pair_probs)
         paths = [path for path, _ in paths]
-        cut_off = {
-            n
-            for n, seg in enumerate(segments)
-            if n not in chains and len(seg.cuts) <= 2 and _at_edge(seg.box, shape)
-            if probs[(n, (0, 1))].max() < NO_DIGIT
-        }
         # Second opinions only where they may matter: digits read unsurely.
         rereads = [
             (n, key)
@@ -290,10 +298,10 @@ class DigitReader:
         singles: list[tuple[int, Piece, float]] = []
         strays: list[Piece] = []
         for n, (seg, path) in enumerate(zip(segments, paths, strict=True)):
+            if n in cut_off:
+                continue
             if n in chains:
                 out += chains[n]
-                continue
-            if n in cut_off:
                 continue
             for key, as_pair in path:
                 piece = seg.pieces[key]
