@@ -78,6 +78,25 @@ def _at_edge(box: Box, shape: tuple[int, ...]) -> bool:
     return box.x <= 0 or box.y <= 0 or box.right >= shape[1] or box.bottom >= shape[0]
 
 
+def _without_edge_marks(
+    segments: list[Segment], probs: dict[PieceKey, np.ndarray], at_edge: Callable[[Box], bool]
+) -> tuple[list[Segment], dict[PieceKey, np.ndarray]]:
+    """`segments` less the whole blobs touching the upload's edge (`at_edge`) that LeNet-5
+    reads as no digit (NO_DIGIT), and `probs` (their pieces' readings) keyed anew."""
+    gone = {
+        n
+        for n, seg in enumerate(segments)
+        if len(seg.cuts) <= 2 and at_edge(seg.box) and probs[(n, (0, 1))].max() < NO_DIGIT
+    }
+    if not gone:
+        return segments, probs
+    kept = [n for n in range(len(segments)) if n not in gone]
+    index = {n: i for i, n in enumerate(kept)}
+    return [segments[n] for n in kept], {
+        (index[n], key): p for (n, key), p in probs.items() if n in index
+    }
+
+
 def is_pair_candidate(piece: Piece, segment: Segment) -> bool:
     """Whether the pair reader sees this piece (training uses the same rule): a piece of a
     cut lattice, wide enough for two digits, in a blob no smaller than a digit."""
@@ -239,21 +258,15 @@ class DigitReader:
     ) -> list[ReadDigit]:
         """The digits of `segments` in reading order; `at_edge`: whether a box touches the
         upload's edge."""
-        probs = self._classify_pieces(segments)
-        cut_off = {
-            n
-            for n, seg in enumerate(segments)
-            if len(seg.cuts) <= 2 and at_edge(seg.box) and probs[(n, (0, 1))].max() < NO_DIGIT
-        }
+        segments, probs = _without_edge_marks(segments, self._classify_pieces(segments), at_edge)
         # A narrow blob read whole without confidence may be a touching pair: cut it too.
         unsure = {
             n
             for n, seg in enumerate(segments)
             if seg.deferred is not None
-            and n not in cut_off
             and probs[(n, (0, 1))].max() < (SURE_WIDE if seg.wider_than_tall else SURE_WHOLE)
         }
-        unsure |= self._cut_anyway(segments, unsure | cut_off)
+        unsure |= self._cut_anyway(segments, unsure)
         if unsure:
             for n in unsure:
                 segments[n].expand()  # its pieces get new keys: none is reused
@@ -267,7 +280,7 @@ class DigitReader:
         rereads = [
             (n, key)
             for n, path in enumerate(paths)
-            if n not in chains and n not in cut_off
+            if n not in chains
             for key, pair in path
             if not pair and probs[(n, key)].max() < UNSURE
         ]
@@ -298,8 +311,6 @@ class DigitReader:
         singles: list[tuple[int, Piece, float]] = []
         strays: list[Piece] = []
         for n, (seg, path) in enumerate(zip(segments, paths, strict=True)):
-            if n in cut_off:
-                continue
             if n in chains:
                 out += chains[n]
                 continue

@@ -80,7 +80,8 @@ def long_lines(mask: np.ndarray, height: float, remnants: bool = False) -> np.nd
     if found is None:
         return None
     band = np.zeros(mask.shape, np.uint8)
-    reach = np.zeros(mask.shape, np.uint8)  # the lines drawn on to the image's edges
+    # With `remnants`, the lines drawn on to the image's edges too.
+    reach = np.zeros(mask.shape, np.uint8) if remnants else None
     far = sum(mask.shape)
     for x0, y0, x1, y1 in found.reshape(-1, 4).astype(float):
         across, down = abs(x1 - x0), abs(y1 - y0)
@@ -89,8 +90,9 @@ def long_lines(mask: np.ndarray, height: float, remnants: bool = False) -> np.nd
             continue  # short of LONG and not from edge to edge
         # 5 px: the line's own 1-3 px and the staircase of a slight tilt.
         cv2.line(band, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=5)
-        dx, dy = (x1 - x0) / length * far, (y1 - y0) / length * far
-        cv2.line(reach, (int(x0 - dx), int(y0 - dy)), (int(x1 + dx), int(y1 + dy)), 1, thickness=5)
+        if reach is not None:
+            dx, dy = (x1 - x0) / length * far, (y1 - y0) / length * far
+            cv2.line(reach, (int(x0 - dx), int(y0 - dy)), (int(x1 + dx), int(y1 + dy)), 1, 5)
     # Only what is thinner than a pen's stroke goes: a stroke crossing the line, or running
     # along it, keeps its pixels (taking out the whole band cut a 5 in two where a crease
     # ran along its back: of 40 creased rows sheets, 23 read wrong against 7 so).
@@ -98,7 +100,7 @@ def long_lines(mask: np.ndarray, height: float, remnants: bool = False) -> np.nd
     gone = (band & thin) > 0
     if not gone.any():
         return None
-    return _with_line_remnants(mask, reach, gone) if remnants else gone
+    return gone if reach is None else _with_line_remnants(mask, reach, gone)
 
 
 def _with_line_remnants(mask: np.ndarray, band: np.ndarray, gone: np.ndarray) -> np.ndarray:
