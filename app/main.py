@@ -48,7 +48,11 @@ def load_models(app: FastAPI, settings: Settings) -> None:
         else None
     )
     app.state.digit_reader = DigitReader(
-        lenet, max_digits=settings.max_digits, pairs=pairs, chains=chains
+        lenet,
+        max_digits=settings.max_digits,
+        pairs=pairs,
+        chains=chains,
+        clean_crops=settings.clean_crops,
     )
     crnn = OnnxModel(settings.lines_model, options, LINE_METADATA)
     lm = CharNgramLM(settings.lines_lm) if settings.lines_lm else None
@@ -110,14 +114,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "(LeNet-5 and CRNN on onnxruntime)."
         ),
         lifespan=lifespan,
-        # Each part costs parsing and objects before any route code runs: only a few pass.
-        form_limits={"max_files": settings.max_form_parts, "max_fields": settings.max_form_parts},
     )
     configure_logging(settings.log_level)
     app.state.settings = settings
     app.state.models = {}
     app.state.ready = False
-    # Uploads stay in memory up to the body limit: they are never spooled to disk.
+    # Uploads the general form parser reads (`app.api.upload`) stay in memory up to the body
+    # limit: they are never spooled to disk.
     MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
     # The last added runs first: the key check, then the size limit, then the overload
     # refusal, so a client without the key gets 401 and never learns how busy the service is.

@@ -2,9 +2,13 @@
 
     python bench/bench_digits.py [--seconds 10] [--concurrency 8]
 
-Both servers run under uvicorn with one worker on this machine, one at a time, each measured
-twice in alternation (bare, service, bare, service); the better round of each is kept. The
-client is a lean asyncio HTTP/1.1 keep-alive loop posting the same 4-digit PNG.
+The servers run under uvicorn with one worker on this machine, one at a time, each measured
+in alternation (bare, bare async, service, service full, bare, ...); the best round of each
+is kept. The bare endpoint comes twice: as a plain `def` (run in FastAPI's thread pool) and
+as `async def` (no thread hand-off, the leaner); /digits comes twice too: as served (the
+4-digit PNG is a clean crop, read in one pass) and with HWR_CLEAN_CROPS=false (read the full
+way, as any other image is). The ratios are printed against each. The client is a lean
+asyncio HTTP/1.1 keep-alive loop posting the same 4-digit PNG.
 """
 
 import argparse
@@ -25,6 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from training import mnist  # noqa: E402
+
+BARE = "bare upload endpoint (def)"
+BARE_ASYNC = "bare upload endpoint (async def)"
+# The same image read the full way, as an image that is no clean crop is (app/digits/clean.py).
+FULL = "/digits, clean-crop pass off"
 
 
 def four_digit_png() -> bytes:
@@ -91,7 +100,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(target: str, port: int) -> subprocess.Popen:
+def serve(target: str, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -107,7 +116,7 @@ def serve(target: str, port: int) -> subprocess.Popen:
             "--no-access-log",
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
     )
     for _ in range(200):
         try:
@@ -120,10 +129,10 @@ def serve(target: str, port: int) -> subprocess.Popen:
 
 
 def measure(
-    target: str, png: bytes, seconds: float, concurrency: int
+    target: str, png: bytes, seconds: float, concurrency: int, env: dict[str, str] | None = None
 ) -> tuple[float, list[float], int]:
     port = free_port()
-    proc = serve(target, port)
+    proc = serve(target, port, env)
     try:
         req = request_bytes(port, png)
         asyncio.run(drive(port, req, 1.0, concurrency))  # warm-up
@@ -142,11 +151,13 @@ def main(argv: list[str] | None = None) -> None:
     png = four_digit_png()
     best: dict[str, tuple[float, list[float], int]] = {}
     for _ in range(args.rounds):
-        for name, target in (
-            ("bare upload endpoint", "bench.bare_app:app"),
-            ("/digits", "app.main:app"),
+        for name, target, env in (
+            (BARE, "bench.bare_app:app", None),
+            (BARE_ASYNC, "bench.bare_app:async_app", None),
+            ("/digits", "app.main:app", None),
+            (FULL, "app.main:app", {"HWR_CLEAN_CROPS": "false"}),
         ):
-            rps, lat, errs = measure(target, png, args.seconds, args.concurrency)
+            rps, lat, errs = measure(target, png, args.seconds, args.concurrency, env)
             if name not in best or rps > best[name][0]:
                 best[name] = (rps, lat, errs)
     print(
@@ -158,8 +169,10 @@ def main(argv: list[str] | None = None) -> None:
     for name, (rps, lat, errs) in best.items():
         q = statistics.quantiles(lat, n=100)
         print(f"| {name} | {rps:.0f} | {1000 * q[49]:.2f} | {1000 * q[98]:.2f} | {errs} |")
-    ratio = best["/digits"][0] / best["bare upload endpoint"][0]
-    print(f"\nratio /digits : bare = {ratio:.2f}")
+    print()
+    for served in ("/digits", FULL):
+        for bare in (BARE, BARE_ASYNC):
+            print(f"ratio {served} : {bare} = {best[served][0] / best[bare][0]:.2f}")
 
 
 if __name__ == "__main__":

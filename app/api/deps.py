@@ -8,11 +8,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, UploadFile
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from app.api.upload import read_upload
 from app.core.config import Settings
-from app.core.errors import EmptyUpload, Overloaded, RequestTimedOut
+from app.core.errors import Overloaded, RequestTimedOut
 from app.digits.reader import DigitReader
 from app.lines.reader import LineReader
 
@@ -29,12 +30,9 @@ async def get_line_reader(request: Request) -> LineReader:
     return request.app.state.line_reader
 
 
-async def read_upload(file: UploadFile) -> bytes:
-    """The uploaded file's bytes (already in memory: the body limit bounds them)."""
-    data = await file.read()
-    if not data:
-        raise EmptyUpload("The uploaded file is empty.")
-    return data
+async def get_upload(request: Request) -> bytes:
+    """The uploaded image's bytes (`app.api.upload`)."""
+    return await read_upload(request, request.app.state.settings.max_form_parts)
 
 
 T = TypeVar("T")
@@ -124,5 +122,5 @@ async def get_pipeline_runner(request: Request) -> PipelineRunner:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DigitReaderDep = Annotated[DigitReader, Depends(get_digit_reader)]
 LineReaderDep = Annotated[LineReader, Depends(get_line_reader)]
-UploadDep = Annotated[bytes, Depends(read_upload)]
+UploadDep = Annotated[bytes, Depends(get_upload)]
 PipelineRunnerDep = Annotated[PipelineRunner, Depends(get_pipeline_runner)]

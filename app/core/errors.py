@@ -1,8 +1,6 @@
 """Domain errors and the one place that maps them to HTTP answers."""
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +24,12 @@ class ServiceError(Exception):
 
 class EmptyUpload(ServiceError):
     status_code = 400
+
+
+class MissingUpload(ServiceError):
+    """No file in the form's `file` field (absent, or text)."""
+
+    status_code = 422
 
 
 class UnsupportedImage(ServiceError):
@@ -69,15 +73,6 @@ def json_error(status: int, detail: str, headers: dict[str, str] | None = None) 
     return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
 
 
-def _validation_message(err: Mapping[str, Any], where: str) -> str:
-    """The error's message, in the client's terms where FastAPI's names a Python type."""
-    cause = err.get("ctx", {}).get("error")
-    # FastAPI's own check of an UploadFile parameter; its text ends in "<class 'str'>".
-    if isinstance(cause, ValueError) and str(cause).startswith("Expected UploadFile"):
-        return f"expected an uploaded file (multipart form field `{where}`)"
-    return str(err.get("msg", "invalid"))
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors to status codes; never leak a stack trace to the client."""
 
@@ -90,7 +85,7 @@ def install_error_handlers(app: FastAPI) -> None:
         parts = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where or 'request'}: {_validation_message(err, where)}")
+            parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
         return json_error(422, "; ".join(parts) or "Invalid request.")
 
     @app.exception_handler(StarletteHTTPException)

@@ -11,7 +11,7 @@ import numpy as np
 
 from app.core.engine import OnnxModel
 from app.core.errors import TooManyCharacters
-from app.digits import orient
+from app.digits import clean, orient
 from app.digits.decode import softmax
 from app.digits.preprocess import (
     fit_chain,
@@ -124,6 +124,7 @@ class DigitReader:
         top_k: int = 3,
         pairs: OnnxModel | None = None,
         chains: OnnxModel | None = None,
+        clean_crops: bool = False,
     ) -> None:
         self.model = model
         self.labels: list[str] = list(model.meta_json("labels"))  # type: ignore[arg-type]
@@ -140,6 +141,8 @@ class DigitReader:
             self.pair_std = float(pairs.metadata["std"])
         # Optional: reads a blob of touching digits whole (CTC), where cuts fail.
         self.chains = LineReader(chains) if chains is not None else None
+        # Whether a clean crop is read in one pass (`app.digits.clean`).
+        self.clean_crops = clean_crops
 
     def classify(self, digits: np.ndarray) -> np.ndarray:
         """N x 32 x 32 normalised digits in [0, 1] -> N x 10 probabilities."""
@@ -193,13 +196,29 @@ class DigitReader:
     def read(self, gray: np.ndarray) -> list[ReadDigit]:
         """All digits of a grayscale image in reading order (boxes in its pixels); a large
         image with tall digits is read shrunk (`reading_factor`); a photographed page's
-        surround is painted paper first."""
+        surround is painted paper first. A clean crop is read in one pass (`_read_clean`)."""
+        if self.clean_crops:
+            found = self._read_clean(gray)
+            if found is not None:
+                return found
         gray = paper_only(smooth_blocks(gray))
         factor = reading_factor(gray)
         if factor == 1:
             return self._read_any_way_up(gray)
         found = self._read_any_way_up(shrink(gray, factor))
         return [replace(d, box=d.box.scaled(factor)) for d in found]
+
+    def _read_clean(self, gray: np.ndarray) -> list[ReadDigit] | None:
+        """The digits of a clean one-row crop (`app.digits.clean.row_pieces`), where LeNet-5
+        reads each as surely as a clean page reads upright (orient.UNSURE_PAGE): then no
+        step of the full reading would look again; else None."""
+        pieces = clean.row_pieces(gray)
+        if pieces is None:
+            return None
+        probs = self.classify(np.stack([normalize_digit(p.ink) for p in pieces]))
+        if float(probs.max(axis=1).min()) < orient.UNSURE_PAGE:
+            return None
+        return [self._digit(p, piece.box, 0) for p, piece in zip(probs, pieces, strict=True)]
 
     def _read_any_way_up(self, gray: np.ndarray) -> list[ReadDigit]:
         """`_read`, and where its reading is unsure, read again turned the way up its

@@ -397,7 +397,13 @@ def candidate_cuts(ink: np.ndarray, height: int, max_cuts: int = 24) -> list[int
     return [0, *sorted(kept), w]
 
 
-def _piece(ink: np.ndarray, box: Box) -> Piece | None:
+def own_ink(strength: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """A blob's ink: `strength` where its own components lie (`own`, a bool mask of the same
+    crop), with the anti-aliased fringe around its strokes but not a neighbour's ink."""
+    return strength * cv2.dilate(own.view(np.uint8), _DILATE)
+
+
+def tight_piece(ink: np.ndarray, box: Box) -> Piece | None:
     """Crop a piece's ink tight to its strokes."""
     x, y, w, h = cv2.boundingRect((ink > 0.05).view(np.uint8))
     if w == 0 or h == 0:
@@ -443,7 +449,7 @@ def _lattice(
     ink: np.ndarray, box: Box, wide: bool
 ) -> tuple[list[int], dict[tuple[int, int], Piece]]:
     """Cuts of a blob and the piece between every pair of cuts that could hold one digit."""
-    whole = _piece(ink, box)
+    whole = tight_piece(ink, box)
     if not wide:
         return [0, box.width], ({(0, 1): whole} if whole else {})
     h, w = ink.shape
@@ -459,7 +465,7 @@ def _lattice(
                 break
             # H x W mask of the columns between the two curved cuts, row by row.
             between = (cols[None, :] >= paths[i][:, None]) & (cols[None, :] < paths[j][:, None])
-            part = _piece(ink * between, box)
+            part = tight_piece(ink * between, box)
             if part is not None:
                 pieces[(i, j)] = part
     return cuts, pieces
@@ -625,9 +631,7 @@ def segment_digits(ink: InkMap, eager: bool = False, max_blobs: int | None = Non
             own = crop_labels == kept[ids[0]] + 1
             for k in ids[1:]:
                 own |= crop_labels == kept[k] + 1
-            # Keep the anti-aliased fringe around the strokes but not a neighbour's ink.
-            own = cv2.dilate(own.view(np.uint8), _DILATE)
-            piece_ink = ink.strength[box.y : box.bottom, box.x : box.right] * own
+            piece_ink = own_ink(ink.strength[box.y : box.bottom, box.x : box.right], own)
             local_h = min(heights[k] for k in ids)
             # Wider than one digit usually is: may hold several touching digits.
             height = digit_height(box, local_h)

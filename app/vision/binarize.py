@@ -129,7 +129,7 @@ def dark_ink(gray: np.ndarray, hist: np.ndarray | None = None) -> np.ndarray:
     median, split = _median_of_hist(hist), _otsu_of_hist(hist)
     if not hist[: split + 1].any() or not hist[split + 1 :].any():
         split = 127  # one grey level: no split; mid-grey decides
-    elif _ink_and_paper(hist, split) is None:
+    elif ink_and_paper(hist, split) is None:
         # Otsu split the paper's own noise (writing a tiny share of a large page): the
         # writing is the side with more pixels far from the paper's level.
         reach = int(MIN_CONTRAST)
@@ -314,7 +314,7 @@ def _shade_beside_ink(hist: np.ndarray, shade: float) -> bool:
     least, so a fainter shade is none (an even page costs no split)."""
     if shade <= SHADE_OF_CONTRAST * MIN_CONTRAST:
         return False
-    levels = _ink_and_paper(hist, _otsu_of_hist(hist))
+    levels = ink_and_paper(hist, _otsu_of_hist(hist))
     return levels is not None and shade > SHADE_OF_CONTRAST * (levels[1] - levels[0])
 
 
@@ -537,7 +537,7 @@ def _binarise(
         hist = grey_hist(gray)
     if minority:
         t = _below_paper_noise(hist)
-        levels = None if t is None else _ink_and_paper(hist, t)
+        levels = None if t is None else ink_and_paper(hist, t)
         if t is None or levels is None:
             return None
         mask = _without_noise((gray <= t).view(np.uint8))
@@ -545,21 +545,25 @@ def _binarise(
             return None
     else:
         thr, mask = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-        levels = _ink_and_paper(hist, int(thr))
+        levels = ink_and_paper(hist, int(thr))
         if levels is None:
             return None
-    ink_level, paper_level = levels
-    # Strength by lookup table: 0 at the paper's level, 1 at the ink's (anti-aliasing kept).
-    lut = np.clip(
-        (paper_level - np.arange(256, dtype=np.float32)) / (paper_level - ink_level), 0, 1
-    )
-    strength = cv2.LUT(gray, lut)
+    strength = strength_of(gray, *levels)
     if faint is not None:
         mask = grow_faint_ink(mask, strength, faint)
     return InkMap(mask=mask, strength=strength)
 
 
-def _ink_and_paper(hist: np.ndarray, t: int) -> tuple[int, int] | None:
+def strength_of(gray: np.ndarray, ink_level: int, paper_level: int) -> np.ndarray:
+    """Ink strength (H x W float32) of dark ink: 0 at the paper's level, 1 at the ink's, the
+    anti-aliased fringe in between (by lookup table)."""
+    lut = np.clip(
+        (paper_level - np.arange(256, dtype=np.float32)) / (paper_level - ink_level), 0, 1
+    )
+    return cv2.LUT(gray, lut)
+
+
+def ink_and_paper(hist: np.ndarray, t: int) -> tuple[int, int] | None:
     """Median levels of the ink (at most `t`) and the paper (above it); None where either
     side is empty or they lie under MIN_CONTRAST apart (no ink)."""
     ink_hist, paper_hist = hist[: t + 1], hist[t + 1 :]

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import DigitReaderDep, PipelineRunnerDep, SettingsDep, UploadDep
 from app.api.errors_doc import ERROR_RESPONSES
+from app.api.upload import OPENAPI_BODY
 from app.digits.reader import DigitReader, digits_text
 from app.schemas import DigitsResponse
 from app.vision.imageio import decode_image, is_small_image
@@ -14,7 +15,9 @@ from app.vision.imageio import decode_image, is_small_image
 router = APIRouter(tags=["digits"])
 
 
-@router.post("/digits", response_model=DigitsResponse, responses=ERROR_RESPONSES)
+@router.post(
+    "/digits", response_model=DigitsResponse, responses=ERROR_RESPONSES, openapi_extra=OPENAPI_BODY
+)
 async def read_digits(
     reader: DigitReaderDep, settings: SettingsDep, upload: UploadDep, run: PipelineRunnerDep
 ) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import LineReaderDep, PipelineRunnerDep, SettingsDep, UploadDep
 from app.api.errors_doc import ERROR_RESPONSES
+from app.api.upload import OPENAPI_BODY
 from app.lines.reader import LineReader
 from app.schemas import LinesResponse
 from app.vision.imageio import decode_image
@@ -15,7 +16,9 @@ from app.vision.imageio import decode_image
 router = APIRouter(tags=["lines"])
 
 
-@router.post("/lines", response_model=LinesResponse, responses=ERROR_RESPONSES)
+@router.post(
+    "/lines", response_model=LinesResponse, responses=ERROR_RESPONSES, openapi_extra=OPENAPI_BODY
+)
 async def read_lines(
     reader: LineReaderDep,
     settings: SettingsDep,
