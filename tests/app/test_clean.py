@@ -41,6 +41,7 @@ def _with(page: np.ndarray, change) -> np.ndarray:
         ("a form's line", lambda p: cv2.line(p, (0, 50), (p.shape[1] - 1, 50), 0, 1)),
         ("ink at the edge", lambda p: cv2.rectangle(p, (0, 20), (3, 40), 0, -1)),
         ("grey paper", lambda p: _darken(p, np.full(p.shape, 70.0))),
+        ("light ink on dark paper", lambda p: np.subtract(255, p, out=p)),
     ],
 )
 def test_a_crop_that_is_not_clean_is_left_to_the_full_reading(t10k, name, change) -> None:
