@@ -1,6 +1,7 @@
 """The /digits pipeline: ink map -> segments -> normalised digits -> one batch -> labels."""
 
 import bisect
+import collections
 import itertools
 import math
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from app.digits.segment import (
 from app.digits.tilt import needs_levelling, page_tilt
 from app.lines.ctc import DecodedChar, greedy_decode, log_likelihood
 from app.lines.reader import LineReader, char_edges
-from app.vision.binarize import InkMap, grey_hist, level_of_hist
+from app.vision.binarize import MIN_CONTRAST, InkMap, dark_ink, grey_hist, level_of_hist
 from app.vision.blocks import smooth_blocks
 from app.vision.page import paper_only
 from app.vision.scale import shrink
@@ -66,6 +67,11 @@ UNSURE = 0.6
 # read no surer than this, touching the image's edge, is a mark the edge cut (a crease's or
 # a page's end) and is not read again, where the chain reader would read its stroke as a 1.
 NO_DIGIT = 0.2
+# A mark alone in a row of its own is no writing where its darkest pixel lies more than this
+# share of the way from the page's ink (the darkest pixels of the marks in rows of two or more,
+# at least MIN_WRITTEN of them) to its paper: a shade's edge (`without_pale_lone_marks`).
+PALE_LONE_MARK = 0.35
+MIN_WRITTEN = 3
 # Log-probability a chain reading's digit costs where no path of pieces reads that many
 # digits (-3 and -6 measured alike: such readings rarely win either way).
 UNPLACED_DIGIT = math.log(1e-3)
@@ -204,9 +210,11 @@ class DigitReader:
         gray = paper_only(smooth_blocks(gray))
         factor = reading_factor(gray)
         if factor == 1:
-            return self._read_any_way_up(gray)
-        found = self._read_any_way_up(shrink(gray, factor))
-        return [replace(d, box=d.box.scaled(factor)) for d in found]
+            found = self._read_any_way_up(gray)
+        else:
+            found = self._read_any_way_up(shrink(gray, factor))
+            found = [replace(d, box=d.box.scaled(factor)) for d in found]
+        return without_pale_lone_marks(found, gray)
 
     def _read_clean(self, gray: np.ndarray) -> list[ReadDigit] | None:
         """The digits of a clean one-row crop (`app.digits.clean.row_pieces`), where LeNet-5
@@ -819,6 +827,40 @@ def best_path(scores: dict[tuple[int, int], float], last: int) -> list[tuple[int
         path.append(back[j])  # type: ignore[arg-type]
         j = back[j][0]  # type: ignore[index]
     return path[::-1]
+
+
+def without_pale_lone_marks(found: list[ReadDigit], gray: np.ndarray) -> list[ReadDigit]:
+    """`found` less each mark that stands alone in a row of its own and whose darkest pixel
+    (in `gray`, the image its boxes are in) lies more than PALE_LONE_MARK of the way from the
+    page's ink (the median of the darkest pixels of the marks in rows of two or more) to its
+    paper: the edge of a shadow that flattening the light left behind, read as a 1 or a 0,
+    not writing, which is as dark as the rest of the page's (a pencil's, too). Rows are
+    numbered anew."""
+    per_line = collections.Counter(d.line for d in found)
+    if 1 not in per_line.values():
+        return found
+    dark = dark_ink(gray)
+
+    def core(d: ReadDigit) -> int:
+        # The box may hold a neighbour's stroke too: then the mark is kept, as it should be.
+        return int(dark[d.box.y : d.box.bottom, d.box.x : d.box.right].min())
+
+    written = [core(d) for d in found if per_line[d.line] > 1]
+    if len(written) < MIN_WRITTEN:
+        return found
+    ink = float(np.median(written))
+    paper = float(level_of_hist(grey_hist(dark), 0.5))
+    if paper - ink < MIN_CONTRAST:
+        return found
+    pale = {
+        d.line
+        for d in found
+        if per_line[d.line] == 1 and core(d) - ink > PALE_LONE_MARK * (paper - ink)
+    }
+    if not pale:
+        return found
+    rows = {line: n for n, line in enumerate(sorted(set(per_line) - pale))}
+    return [replace(d, line=rows[d.line]) for d in found if d.line not in pale]
 
 
 def _lines(digits: list[ReadDigit]) -> int:

@@ -356,9 +356,11 @@ def test_a_mark_the_image_edge_cuts_read_as_no_digit_is_left_out(
     client, t10k, sheet: int, seed: int, monkeypatch
 ) -> None:
     # A crease's end, left from the edge of the image to the writing: LeNet-5 reads it as
-    # no digit, the chain reader as a 1 (a row "1" above or below the writing).
+    # no digit, the chain reader as a 1 (a row "1" above or below the writing; paler than
+    # the writing, the reader leaves such a row out as well: both turned off).
     body, text = creased_sheet(t10k, sheet, seed)
-    read_right_only_with_it(client, body, text, monkeypatch, (reader_module, "NO_DIGIT", 0.0))
+    without = [(reader_module, "NO_DIGIT", 0.0), (reader_module, "PALE_LONE_MARK", 1.0)]
+    read_right_only_with_it(client, body, text, monkeypatch, *without)
 
 
 def test_digits_cropped_tight_to_the_image_edge_are_read(client, t10k) -> None:
@@ -376,3 +378,26 @@ def test_a_dark_corners_rim_at_the_image_edge_is_no_digit(client, t10k, monkeypa
     sheet = digit_sheets.make_sheets(images, labels, "rows", 22, 5)[21]
     body = encode(robustness._lighting(sheet.image, 0.55))
     read_right_only_with_it(client, body, sheet.text, monkeypatch, (reader_module, "NO_DIGIT", 0.0))
+
+
+def test_a_shadows_edge_in_a_row_of_its_own_is_no_digit(client, t10k, monkeypatch) -> None:
+    # A phone's shadow reaching in from the left: flattening the light leaves a sliver of its
+    # slanted edge below the first row, which the chain reader read surely as a 1.
+    images, labels = t10k
+    sheet = digit_sheets.make_sheets(images, labels, "rows", 37, 2026)[36]
+    body = encode(robustness.variant("shadow", 36)(sheet.image))
+    without = (reader_module, "PALE_LONE_MARK", 1.0)
+    read_right_only_with_it(client, body, sheet.text, monkeypatch, without)
+
+
+@pytest.mark.parametrize("pale", [False, True])
+def test_a_lone_digit_in_a_row_of_its_own_is_read(client, t10k, pale: bool) -> None:
+    """A row of one digit written as the rest of the page is (in ink, or all in pencil)."""
+    top, text = digit_row(t10k, [3, 2, 1, 18])
+    below, last = digit_row(t10k, [4])
+    below = np.pad(below, ((0, 0), (0, top.shape[1] - below.shape[1])), constant_values=255)
+    page = np.vstack([top, below])
+    if pale:  # pencil: a third of the ink's darkness
+        page = (255 - (255 - page.astype(np.float32)) / 3).astype(np.uint8)
+    r = client.post("/digits", files={"file": ("p.png", encode(page))})
+    assert r.json()["text"] == f"{text}\n{last}"

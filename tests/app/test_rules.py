@@ -104,9 +104,11 @@ def test_a_margin_line_beside_rows_of_digits_is_not_a_row_of_ones(
     page[:, 12:15] = 90  # a margin line top to bottom, left of the writing
     assert _read(client, page) == text
     # The premise: left in, the line is a tall 1, a row of its own (the segmenter drops such
-    # a stroke beside the rows too: both are turned off).
+    # a stroke beside the rows too, and the reader a lone mark paler than the writing: all
+    # are turned off).
     monkeypatch.setattr(rules, "margin_lines", lambda pale, *_: (np.zeros(pale.shape, bool), 0))
     monkeypatch.setattr(segment, "_without_margin_strokes", lambda boxes, areas, kept, h: kept)
+    monkeypatch.setattr(digit_reader, "PALE_LONE_MARK", 1.0)
     assert _read(client, page) != text
 
 
