@@ -70,8 +70,7 @@ def plain_file_part(body: bytes, boundary: bytes, max_parts: int) -> bytes | Non
     """The content of the one file part named `file` of a plain multipart body: no preamble,
     at most `max_parts` parts, each with a form-data disposition (and optionally a type) as
     its only headers, within the general parser's limits, the delimiter nowhere but between
-    parts. None where the body is
-    anything else: the general parser then decides."""
+    parts. None where the body is anything else: the general parser then decides."""
     opening = b"--" + boundary + b"\r\n"
     closing = b"\r\n--" + boundary + b"--"
     if not body.startswith(opening):
