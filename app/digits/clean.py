@@ -60,19 +60,22 @@ def row_pieces(gray: np.ndarray) -> list[Piece] | None:
     # Faint ink joins the sure ink (`grow_faint_ink`): faint ink that touches none lies away
     # from it (refused above) or is a mark of its own, too small to pass `_one_clean_row`.
     mask = np.bitwise_or(sure, (strength >= FAINT_INK).view(np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+    n, _labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         mask, 8, cv2.CV_32S, cv2.CCL_GRANA
     )
     if not 1 <= n - 1 <= MAX_DIGITS:
         return None
-    order = np.argsort(stats[1:, cv2.CC_STAT_LEFT], kind="stable") + 1
-    boxes = [Box(*(int(v) for v in stats[i, :4])) for i in order]
+    # Left to right; sorted() is stable, so a tie keeps the labelling's order.
+    boxes = sorted((Box(*row[:4]) for row in stats[1:].tolist()), key=lambda b: b.x)
     if not _one_clean_row(boxes) or needs_levelling(page_tilt(boxes, mask)):
         return None
+    # The row's digits lie in columns of their own, apart by more than `own_ink`'s reach:
+    # each box holds one component's ink and fringe alone, so one pass over the crop gives
+    # every digit's own ink.
+    ink = own_ink(strength, mask.view(np.bool_))
     pieces = []
-    for i, b in zip(order, boxes, strict=True):
-        own = labels[b.y : b.bottom, b.x : b.right] == i
-        piece = tight_piece(own_ink(strength[b.y : b.bottom, b.x : b.right], own), b)
+    for b in boxes:
+        piece = tight_piece(ink[b.y : b.bottom, b.x : b.right], b)
         if piece is None:
             return None
         pieces.append(piece)

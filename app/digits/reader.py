@@ -379,13 +379,15 @@ class DigitReader:
 
     def _digit(self, p: np.ndarray, box: Box, row: int) -> ReadDigit:
         """A digit from its probabilities (10), with the runners-up as alternatives."""
-        order = np.argsort(-p)[: self.top_k + 1]
+        order = np.argsort(-p)[: self.top_k + 1].tolist()
+        conf = p[order].tolist()
+        labels = self.labels
         return ReadDigit(
-            label=self.labels[order[0]],
-            confidence=float(p[order[0]]),
+            label=labels[order[0]],
+            confidence=conf[0],
             box=box,
             line=row,
-            alternatives=[(self.labels[i], float(p[i])) for i in order[1:]],
+            alternatives=[(labels[i], c) for i, c in zip(order[1:], conf[1:], strict=True)],
         )
 
     def _rejoin_strays(

@@ -566,11 +566,12 @@ def strength_of(gray: np.ndarray, ink_level: int, paper_level: int) -> np.ndarra
 def ink_and_paper(hist: np.ndarray, t: int) -> tuple[int, int] | None:
     """Median levels of the ink (at most `t`) and the paper (above it); None where either
     side is empty or they lie under MIN_CONTRAST apart (no ink)."""
-    ink_hist, paper_hist = hist[: t + 1], hist[t + 1 :]
-    if ink_hist.sum() == 0 or paper_hist.sum() == 0:
+    # One cumulative sum serves both medians (exact in float64 whatever the image's size).
+    cum = np.cumsum(hist, dtype=np.float64)
+    ink, total = float(cum[t]), float(cum[-1])
+    if ink == 0.0 or total == ink:
         return None
-    ink_level = _median_of_hist(ink_hist)
-    paper_level = t + 1 + _median_of_hist(paper_hist)
+    ink_level, paper_level = np.searchsorted(cum, (0.5 * ink, ink + 0.5 * (total - ink))).tolist()
     return None if paper_level - ink_level < MIN_CONTRAST else (ink_level, paper_level)
 
 

@@ -3,10 +3,10 @@
 import time
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from app.api.deps import DigitReaderDep, PipelineRunnerDep, SettingsDep, UploadDep
 from app.api.errors_doc import ERROR_RESPONSES
+from app.api.responses import FastJSONResponse
 from app.api.upload import OPENAPI_BODY
 from app.digits.reader import DigitReader, digits_text
 from app.schemas import DigitsResponse
@@ -20,7 +20,7 @@ router = APIRouter(tags=["digits"])
 )
 async def read_digits(
     reader: DigitReaderDep, settings: SettingsDep, upload: UploadDep, run: PipelineRunnerDep
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Read every handwritten digit in the uploaded image (multipart field `file`).
 
     Digits are found by connected components (fragments merged, touching digits split),
@@ -28,7 +28,8 @@ async def read_digits(
     PNG, JPEG, BMP, TIFF and WebP are accepted; an image without ink gives empty text.
     """
     small = is_small_image(upload, settings.inline_max_pixels)
-    return JSONResponse(await run(_read_digits, reader, upload, settings.max_pixels, inline=small))
+    found = await run(_read_digits, reader, upload, settings.max_pixels, inline=small)
+    return FastJSONResponse(found)
 
 
 def _read_digits(reader: DigitReader, upload: bytes, max_pixels: int) -> dict[str, object]:

@@ -4,10 +4,10 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from app.api.deps import LineReaderDep, PipelineRunnerDep, SettingsDep, UploadDep
 from app.api.errors_doc import ERROR_RESPONSES
+from app.api.responses import FastJSONResponse
 from app.api.upload import OPENAPI_BODY
 from app.lines.reader import LineReader
 from app.schemas import LinesResponse
@@ -36,7 +36,7 @@ async def read_lines(
     single_line: Annotated[
         bool, Query(description="Read the whole image as one line (no line splitting).")
     ] = False,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Read every handwritten line in the uploaded image (multipart field `file`).
 
     Lines may mix digits, Latin letters and Chinese. The page is deskewed (up to 8 degrees),
@@ -45,7 +45,7 @@ async def read_lines(
     to follow (`beam=0`: greedy, without it). Lines come top to bottom, each with its box and
     per-character confidence and position.
     """
-    return JSONResponse(
+    return FastJSONResponse(
         await run(
             _read_lines,
             reader,
