@@ -59,10 +59,10 @@ bench-lines: $(VENV)/.dev-deps  ## CRNN latency: one line, a batch of 16, one PO
 
 # A base run, then a fine-tune with the pieces the service's segmenter cuts from touching digits.
 train-lenet5: $(VENV)/.dev-deps
-	$(BIN)/python -m training.lenet5 --epochs 28 --seed 1 --width 2 --blur-share 0.1 \
-		--out runs/wblur/ --checkpoint runs/wblur/last.pt
+	$(BIN)/python -m training.lenet5 --epochs 60 --seed 2 --width 2 --blur-share 0.1 \
+		--out runs/long60/ --checkpoint runs/long60/last.pt
 	$(BIN)/python -m training.lenet5 --epochs 8 --lr 1e-3 --seed 1 --width 2 --pieces 10000 \
-		--blur-share 0.1 --init runs/wblur/last.pt --checkpoint runs/pblur/last.pt --out models/
+		--blur-share 0.1 --init runs/long60/last.pt --checkpoint runs/plong/last.pt --out models/
 
 # The pair reader for touching digits: pieces the segmenter cuts from 15,000 touching rows.
 train-pairs: $(VENV)/.dev-deps

@@ -91,7 +91,7 @@ def test_upside_down_sheets_with_few_telling_digits_are_turned(
     # turned under SURE_HALF_TURN on average, but far surer than upright (HALF_TURN_EVIDENCE).
     images, labels = t10k
     sheets = digit_sheets.make_sheets(images, labels, "rows", 99, 11)
-    picked = [sheets[i] for i in (35, 62, 68, 98)]
+    picked = [sheets[i] for i in (5, 7, 68, 98)]
     uploads = [np.ascontiguousarray(np.rot90(s.image, 2)) for s in picked]
     assert all(read_text(client, u) == s.text for u, s in zip(uploads, picked, strict=True))
     monkeypatch.setattr(orient, "HALF_TURN_EVIDENCE", float("inf"))  # the premise
