@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from app.digits import clean, orient
+from app.digits.segment import FAINT_INK, Box, own_ink, tight_piece
+from app.vision.binarize import grey_hist, ink_and_paper, strength_of
 from tests.conftest import digit_row, encode
 from training import digit_sheets
 
@@ -21,6 +23,27 @@ def test_a_clean_row_gives_its_digits_pieces_left_to_right(t10k) -> None:
     assert xs == sorted(xs)
     for p in pieces:  # each piece's ink is its digit's, tight to it
         assert p.ink.shape == (p.box.height, p.box.width) and 0.9 < p.ink.max() <= 1.0
+
+
+def test_each_piece_holds_its_own_components_ink_alone(t10k) -> None:
+    # One pass over the crop gives every digit's own ink: the same, pixel for pixel, as each
+    # component's ink taken alone (`segment.own_ink` of its own labels in its own box).
+    page, _text = digit_row(t10k, [3, 2, 1, 18, 4, 7], gap=6)
+    pieces = clean.row_pieces(page)
+    assert pieces is not None
+    _thr, sure = cv2.threshold(page, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    strength = strength_of(page, *ink_and_paper(grey_hist(page), int(_thr)))
+    mask = np.bitwise_or(sure, (strength >= FAINT_INK).view(np.uint8))
+    _n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    for i in range(1, len(stats)):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        alone = tight_piece(
+            own_ink(strength[y : y + h, x : x + w], labels[y : y + h, x : x + w] == i),
+            Box(x, y, w, h),
+        )
+        assert alone is not None
+        piece = next(p for p in pieces if p.box == alone.box)
+        assert np.array_equal(piece.ink, alone.ink)
 
 
 def _darken(page: np.ndarray, by: np.ndarray) -> None:
