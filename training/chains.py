@@ -31,7 +31,7 @@ from app.lines.preprocess import frame_count, to_batch
 from training import mnist
 from training.crnn import CRNN, STRIDE, export_onnx
 from training.digit_sheets import Row, make_row
-from training.lenet5 import add_io_args, add_run_args, run_info
+from training.lenet5 import add_io_args, add_run_args, resume_schedule, run_info
 from training.pieces import pieces_with_shares, segmenter_digest
 
 CHARSET = ["", *"0123456789"]  # index 0: the CTC blank
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.resume and args.checkpoint.is_file():
         state = torch.load(args.checkpoint, weights_only=False)
         model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
+        resume_schedule(sched, state, str(args.checkpoint))
         history, start, wall = state["history"], state["epoch"] + 1, state["wall"]
     for epoch in range(start, args.epochs + 1):
         t0 = time.time()

@@ -480,6 +480,22 @@ def save_checkpoint(
     torch.save(state, path)
 
 
+def resume_schedule(
+    sched: torch.optim.lr_scheduler.OneCycleLR, state: dict[str, object], what: str
+) -> None:
+    """Restore a one-cycle schedule from a checkpoint (`what`), refusing one planned for
+    another run length: its learning rate would not anneal where this run ends, or would run
+    out of steps and stop the run with the scheduler's own ValueError."""
+    saved = state["sched"]["total_steps"]  # type: ignore[index]
+    if saved != sched.total_steps:
+        raise SystemExit(
+            f"{what} was planned for {saved} steps, this run for {sched.total_steps}: resume "
+            f"with the --epochs and --batch-size it was started with ({state.get('command')!r}), "
+            "or start afresh, fine-tuning from it with --init"
+        )
+    sched.load_state_dict(state["sched"])  # type: ignore[arg-type]
+
+
 def add_run_args(p: argparse.ArgumentParser) -> None:
     """Options every digit-model training script shares."""
     p.add_argument(
@@ -610,7 +626,8 @@ def main(argv: list[str] | None = None) -> float:
     if args.resume and args.checkpoint.is_file():
         state = torch.load(args.checkpoint, weights_only=False)
         model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"]), gen.set_state(state["gen"])
+        resume_schedule(sched, state, str(args.checkpoint))
+        gen.set_state(state["gen"])
         history, start_epoch, wall = state["history"], state["epoch"] + 1, state["wall"]
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()

@@ -31,6 +31,7 @@ from training.lenet5 import (
     add_io_args,
     add_run_args,
     export_onnx,
+    resume_schedule,
     run_info,
     save_checkpoint,
 )
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.resume and args.checkpoint.is_file():
         state = torch.load(args.checkpoint, weights_only=False)
         model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"]), gen.set_state(state["gen"])
+        resume_schedule(sched, state, str(args.checkpoint))
+        gen.set_state(state["gen"])
         history, start, wall = state["history"], state["epoch"] + 1, state["wall"]
     for epoch in range(start, args.epochs + 1):
         t0 = time.time()

@@ -167,6 +167,18 @@ def test_interrupted_training_resumes_from_checkpoint(tmp_path: Path, monkeypatc
     assert [h["epoch"] for h in history] == [1, 2]
 
 
+def test_resuming_with_another_run_length_is_refused_with_the_command_to_use(
+    tmp_path: Path,
+) -> None:
+    ck = tmp_path / "ck.pt"
+    lenet5.main([*tiny_run(tmp_path, epochs=2), "--checkpoint", str(ck)])
+    before = torch.load(ck, weights_only=False)
+    with pytest.raises(SystemExit, match=r"planned for 2 steps, this run for 3.*--epochs"):
+        lenet5.main([*tiny_run(tmp_path, epochs=3), "--checkpoint", str(ck), "--resume"])
+    assert torch.load(ck, weights_only=False)["epoch"] == before["epoch"] == 2  # untouched
+    lenet5.main([*tiny_run(tmp_path, epochs=2), "--checkpoint", str(ck), "--resume"])
+
+
 def test_distillation_loss_is_zero_when_student_matches_teacher_and_grows_apart() -> None:
     logits = torch.tensor([[4.0, 1.0, -2.0], [0.0, 3.0, 1.0]])
     same = lenet5.distillation_loss(logits, logits.clone(), temp=4.0)
